@@ -1,0 +1,98 @@
+"""The whole pipeline on this machine: Kafka, every service, the recipient simulator, a stream of sample
+Careline reports, and the dashboard. Prints what was received, delivered and acknowledged until stopped."""
+
+import argparse
+import itertools
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from shared.infra.kafka_runtime import provide_kafka
+from shared.runner.pipeline import Pipeline, PipelineConfig
+from shared.runner.samples import all_town_names, sample_report
+from shared.settings import REPO_ROOT
+
+KINDS = ("hart", "fbi", "police", "mdt")
+
+
+def _stop(_: int, __: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between sample reports")
+    parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: until Ctrl-C)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _stop)
+
+    work = REPO_ROOT / ".run"
+    work.mkdir(exist_ok=True)
+    started = time.monotonic()
+    print("starting Kafka (first run resolves the broker jars from Maven Central)...", flush=True)
+    kafka = provide_kafka(work / "kafka")
+    print(f"Kafka {kafka.version or ''} ({kafka.kind}) at {kafka.bootstrap_servers}, "
+          f"ready in {kafka.startup_seconds:.1f}s", flush=True)
+    database_url = os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{work / 'careline.db'}")
+    pipeline = Pipeline(PipelineConfig(kafka.bootstrap_servers, database_url, work, ack_delay_seconds=2.0))
+    try:
+        pipeline.start()
+        print(f"all services healthy in {time.monotonic() - started:.1f}s; logs in {work / 'logs'}", flush=True)
+        print(f"  intake:    {pipeline.url('intake')}/v1/reports   (POST a Careline report)", flush=True)
+        print(f"  dashboard: {pipeline.url('ops')}/", flush=True)
+        print(f"  database:  {database_url}", flush=True)
+        run_reports(pipeline, args.interval, args.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping...", flush=True)
+        pipeline.stop()
+        kafka.stop()
+    return 0
+
+
+def run_reports(pipeline: Pipeline, interval: float, seconds: float) -> None:
+    towns = all_town_names()
+    rng = random.Random()
+    accepted = refused = 0
+    run_id = time.strftime("%H%M%S")
+    deadline = time.monotonic() + seconds if seconds else None
+    next_print = time.monotonic()
+    with httpx.Client(timeout=15) as client:
+        for n in itertools.count(1):
+            if deadline and time.monotonic() >= deadline:
+                break
+            town = rng.choice(towns)
+            report = sample_report(f"CL-{run_id}-{n:05d}", town, rng=rng)
+            response = client.post(f"{pipeline.url('intake')}/v1/reports", json=report)
+            accepted += response.status_code == 202
+            refused += response.status_code != 202
+            if time.monotonic() >= next_print:
+                print_progress(client, pipeline, accepted, refused)
+                next_print = time.monotonic() + 5
+            time.sleep(interval)
+
+
+def print_progress(client: httpx.Client, pipeline: Pipeline, accepted: int, refused: int) -> None:
+    try:
+        summary = client.get(f"{pipeline.url('ops')}/api/summary").json()
+    except httpx.HTTPError as exc:
+        print(f"(dashboard unavailable: {type(exc).__name__})", flush=True)
+        return
+    parts = []
+    for kind in KINDS:
+        counts = summary["notifications"].get(kind, {})
+        delivered = counts.get("delivered", 0) + counts.get("acknowledged", 0)
+        parts.append(f"{kind}: {delivered} delivered/{counts.get('acknowledged', 0)} acked")
+    print(f"[{time.strftime('%H:%M:%S')}] reports received {accepted} (refused {refused}), "
+          f"routed {summary['reports']} | " + " | ".join(parts), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

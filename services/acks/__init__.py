@@ -1,0 +1,1 @@
+"""Acknowledgements: recipients confirm, signed with their own secret; acks are recorded and published."""

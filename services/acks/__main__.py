@@ -1,0 +1,3 @@
+from services.acks.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Intake: accepts Careline reports over HTTP (or from Kafka) and makes them durable in Kafka."""

@@ -1,0 +1,41 @@
+"""GET /v1/reports/{id}: where each recipient's notification stands, ids and times only."""
+
+from datetime import datetime
+from typing import Any
+
+from shared.store.repository import Store
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def report_status(store: Store, report_id: str) -> dict[str, Any] | None:
+    found = await store.report_status(report_id)
+    if found is None:
+        return None
+    report, notifications = found
+    return {
+        "report_id": report.report_id,
+        "received_at": _iso(report.received_at),
+        "accepted_at": _iso(report.accepted_at),
+        "routed_at": _iso(report.routed_at),
+        "policy_version": report.policy_version,
+        "duplicates_received": report.duplicates_received,
+        "recipients": [
+            {
+                "notification_id": n.notification_id,
+                "recipient_kind": n.recipient_kind,
+                "agency_id": n.agency_id,
+                "agency": n.agency_name,
+                "reason": n.reason,
+                "fallback": n.fallback,
+                "state": n.state,
+                "attempts": n.attempts,
+                "deadline_at": _iso(n.deadline_at),
+                "delivered_at": _iso(n.delivered_at),
+                "acknowledged_at": _iso(n.acknowledged_at),
+            }
+            for n in notifications
+        ],
+    }

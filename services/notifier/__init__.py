@@ -1,0 +1,1 @@
+"""Notifier: one code base, one consumer group per recipient topic; delivers signed webhooks."""

@@ -1,0 +1,51 @@
+"""Notifier service for one recipient kind: its own topic, its own consumer group."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from services.notifier.handler import NotificationDeliverer
+from services.notifier.settings import NotifierSettings
+from shared.consuming import subscribe_reliably
+from shared.directory.endpoints import EndpointRegistry
+from shared.http import BrokerConnection, add_common_routes, serve
+from shared.kafka import make_broker
+from shared.logging import configure_logging
+from shared.settings import DatabaseSettings
+from shared.store.engine import make_engine, make_session_factory
+from shared.store.repository import Store
+from shared.topics import NOTIFICATION_TOPICS
+
+
+def create_app(settings: NotifierSettings | None = None) -> FastAPI:
+    settings = settings or NotifierSettings()
+    broker = make_broker(f"notifier-{settings.kind.value}")
+    engine = make_engine(DatabaseSettings().database_url)
+    store = Store(make_session_factory(engine))
+    client = httpx.AsyncClient(
+        follow_redirects=False,
+        timeout=httpx.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds),
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+    )
+    deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings)
+    subscribe_reliably(broker, NOTIFICATION_TOPICS[settings.kind], f"notifier-{settings.kind.value}", deliverer)
+    connection = BrokerConnection(broker)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with connection.running():
+            yield
+        await client.aclose()
+        await engine.dispose()
+
+    app = FastAPI(title=f"Careline DMST notifier ({settings.kind.value})", lifespan=lifespan)
+    add_common_routes(app, lambda: connection.ready)
+    return app
+
+
+def main() -> None:
+    settings = NotifierSettings()
+    configure_logging(f"notifier-{settings.kind.value}")
+    serve(create_app(settings), settings.host, settings.port)

@@ -1,0 +1,1 @@
+"""Ops: where the people on call see the whole flow."""

@@ -1,0 +1,3 @@
+from services.recipient_sim.app import main
+
+main()

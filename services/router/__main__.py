@@ -1,0 +1,3 @@
+from services.router.app import main
+
+main()

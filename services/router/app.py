@@ -1,0 +1,45 @@
+"""Router service: one consumer group on the report topic, manual commits after every publish is acked."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from services.router.handler import ReportRouter
+from services.router.settings import RouterSettings
+from shared.consuming import subscribe_reliably
+from shared.directory.towns import load_town_directory
+from shared.http import BrokerConnection, add_common_routes, serve
+from shared.kafka import make_broker
+from shared.logging import configure_logging
+from shared.settings import DatabaseSettings
+from shared.store.engine import make_engine, make_session_factory
+from shared.store.repository import Store
+from shared.topics import REPORTS
+
+GROUP_ID = "router"
+
+
+def create_app() -> FastAPI:
+    broker = make_broker("router")
+    engine = make_engine(DatabaseSettings().database_url)
+    store = Store(make_session_factory(engine))
+    router = ReportRouter(broker, store, load_town_directory())
+    subscribe_reliably(broker, REPORTS, GROUP_ID, router)
+    connection = BrokerConnection(broker)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with connection.running():
+            yield
+        await engine.dispose()
+
+    app = FastAPI(title="Careline DMST router", lifespan=lifespan)
+    add_common_routes(app, lambda: connection.ready)
+    return app
+
+
+def main() -> None:
+    configure_logging("router")
+    settings = RouterSettings()
+    serve(create_app(), settings.host, settings.port)

@@ -1,0 +1,120 @@
+"""Route one report: record it and its notifications, publish them all, then let the offset move."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import structlog
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import ValidationError
+
+from services.router.metrics import NOTIFICATIONS_PUBLISHED, REPORTS_ROUTED
+from services.router.payloads import payload_for
+from services.router.routing import POLICY_VERSION, route
+from shared.consuming import PoisonMessage
+from shared.directory.towns import TownDirectory
+from shared.events import Notification, ReportReceived
+from shared.events.notification import notification_id_for
+from shared.store.repository import Store
+from shared.topics import NOTIFICATION_TOPICS
+
+log = structlog.get_logger(__name__)
+
+
+def parse_report_event(body: bytes) -> ReportReceived:
+    try:
+        return ReportReceived.model_validate(json.loads(body))
+    except json.JSONDecodeError as exc:
+        raise PoisonMessage("invalid_json", f"not JSON: {exc.msg} at position {exc.pos}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        raise PoisonMessage("schema_invalid", problems[:1000]) from exc
+
+
+def build_notifications(event: ReportReceived, directory: TownDirectory, now: datetime) -> list[Notification]:
+    report = event.report
+    return [
+        Notification(
+            notification_id=notification_id_for(report.careline_report_id, r.kind, r.agency.agency_id),
+            report_id=report.careline_report_id,
+            recipient_kind=r.kind,
+            agency_id=r.agency.agency_id,
+            agency_name=r.agency.name,
+            reason=r.reason,
+            fallback=r.fallback,
+            deadline_at=report.received_at + r.deadline,
+            policy_version=POLICY_VERSION,
+            created_at=now,
+            payload=payload_for(report, r.kind),
+        )
+        for r in route(report, directory)
+    ]
+
+
+class ReportRouter:
+    def __init__(self, broker: KafkaBroker, store: Store, directory: TownDirectory) -> None:
+        self._broker = broker
+        self._store = store
+        self._directory = directory
+
+    async def __call__(self, msg: KafkaMessage) -> None:
+        event = parse_report_event(msg.body)
+        report_id = event.report.careline_report_id
+        existing = await self._store.existing_report(report_id)
+        if existing and existing.routed:
+            if existing.content_sha256 != event.content_sha256:
+                raise PoisonMessage(
+                    "conflicting_duplicate", f"report {report_id} was already routed with different content"
+                )
+            await self._store.count_duplicate(report_id)
+            REPORTS_ROUTED.labels("duplicate").inc()
+            log.info("duplicate_report_ignored", report_id=report_id)
+            return
+        now = datetime.now(UTC)
+        notifications = build_notifications(event, self._directory, now)
+        await self._store.record_routing(
+            _report_row(event, now, len(notifications)), [_notification_row(n) for n in notifications]
+        )
+        await asyncio.gather(*(self._publish(n) for n in notifications))
+        await self._store.mark_routed(report_id, datetime.now(UTC))
+        REPORTS_ROUTED.labels("routed").inc()
+        log.info("report_routed", report_id=report_id, notifications=len(notifications))
+
+    async def _publish(self, notification: Notification) -> None:
+        await self._broker.publish(
+            notification.model_dump_json().encode(),
+            NOTIFICATION_TOPICS[notification.recipient_kind],
+            key=notification.agency_id.encode(),
+            headers={"content-type": "application/json", "event-type": notification.event_type},
+        )
+        NOTIFICATIONS_PUBLISHED.labels(notification.recipient_kind.value, str(notification.fallback).lower()).inc()
+
+
+def _report_row(event: ReportReceived, now: datetime, count: int) -> dict[str, object]:
+    return {
+        "report_id": event.report.careline_report_id,
+        "received_at": event.report.received_at,
+        "accepted_at": event.accepted_at,
+        "content_sha256": event.content_sha256,
+        "classification": event.report.classification.value,
+        "policy_version": POLICY_VERSION,
+        "notification_count": count,
+        "first_routed_at": now,
+        "duplicates_received": 0,
+    }
+
+
+def _notification_row(n: Notification) -> dict[str, object]:
+    return {
+        "notification_id": n.notification_id,
+        "report_id": n.report_id,
+        "recipient_kind": n.recipient_kind.value,
+        "agency_id": n.agency_id,
+        "agency_name": n.agency_name,
+        "reason": n.reason,
+        "fallback": n.fallback,
+        "state": "pending",
+        "created_at": n.created_at,
+        "deadline_at": n.deadline_at,
+        "attempts": 0,
+    }

@@ -1,0 +1,8 @@
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RouterSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8082

@@ -1,0 +1,27 @@
+"""Event schemas, defined once and versioned: every service imports them from here."""
+
+from shared.events.acknowledgement import AcknowledgementRecorded, AckRequest
+from shared.events.careline import (
+    AllegedTrafficker,
+    CarelineReport,
+    Child,
+    Classification,
+    Reporter,
+)
+from shared.events.deadletter import DeadLetter
+from shared.events.notification import Notification, RecipientKind
+from shared.events.report_received import ReportReceived
+
+__all__ = [
+    "AckRequest",
+    "AcknowledgementRecorded",
+    "AllegedTrafficker",
+    "CarelineReport",
+    "Child",
+    "Classification",
+    "DeadLetter",
+    "Notification",
+    "RecipientKind",
+    "ReportReceived",
+    "Reporter",
+]

@@ -1,0 +1,93 @@
+"""What every service's HTTP side shares: health, Prometheus metrics, clear 422s, and a runner."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import structlog
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = structlog.get_logger(__name__)
+
+
+def validation_problem(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Say which field is wrong and why, never echoing the submitted value (it may be personal data)."""
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        problems.append({"field": location or "(body)", "problem": str(error.get("msg", "invalid"))})
+    return problems
+
+
+def add_common_routes(app: FastAPI, readiness: Callable[[], bool]) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid request body",
+                "problems": validation_problem(exc),
+                "what_to_do": "correct the listed fields and send the request again",
+            },
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def _health() -> JSONResponse:
+        ready = readiness()
+        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class BrokerConnection:
+    """Starts a FastStream broker in the background, retrying until Kafka answers.
+
+    A service's HTTP side comes up even while Kafka is down, so intake can answer 503 instead of
+    refusing connections, and health checks can say 'starting'.
+    """
+
+    def __init__(self, broker: KafkaBroker, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.broker = broker
+        self.ready = False
+        self._on_ready = on_ready
+        self._task: asyncio.Task[None] | None = None
+
+    async def _connect(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                break
+            except Exception as exc:
+                log.warning("kafka_connect_failed", error_type=type(exc).__name__, retry_in_seconds=delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        if self._on_ready:
+            await self._on_ready()
+        self.ready = True
+        log.info("kafka_connected")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator["BrokerConnection"]:
+        self._task = asyncio.create_task(self._connect())
+        try:
+            yield self
+        finally:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            await self.broker.stop()
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Run one service; SIGTERM triggers a graceful shutdown through the app's lifespan."""
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")

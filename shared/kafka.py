@@ -1,0 +1,67 @@
+"""The one place a Kafka broker is built: idempotent producer, acks=all, TLS/SASL when configured."""
+
+import ssl
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from shared.settings import KafkaSettings
+
+
+def _ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
+    if settings.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None)
+    if settings.ssl_certfile and settings.ssl_keyfile:
+        context.load_cert_chain(str(settings.ssl_certfile), str(settings.ssl_keyfile))
+    return context
+
+
+def security_for(settings: KafkaSettings) -> BaseSecurity | None:
+    """Map the settings onto FastStream's security objects (None means plaintext on loopback)."""
+    context = _ssl_context(settings)
+    if settings.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        if not settings.sasl_username or settings.sasl_password is None:
+            raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required for SASL")
+        cls = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[
+            settings.sasl_mechanism
+        ]
+        return cls(
+            settings.sasl_username,
+            settings.sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=context is not None,
+        )
+    if context is not None:
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    return None
+
+
+def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: Any) -> KafkaBroker:
+    """Every producer is idempotent with acks=all: a 'sent' record is on every in-sync replica."""
+    settings = settings or KafkaSettings()
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=f"{settings.client_id_prefix}-{service}",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=int(settings.publish_timeout_seconds * 1000),
+        security=security_for(settings),
+        graceful_timeout=30.0,
+        **kwargs,
+    )
+
+
+def admin_client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
+    """The same security for aiokafka admin clients (topic creation, lag reading)."""
+    kwargs: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    context = _ssl_context(settings)
+    if context is not None:
+        kwargs["ssl_context"] = context
+    if settings.security_protocol.startswith("SASL"):
+        kwargs["sasl_mechanism"] = settings.sasl_mechanism
+        kwargs["sasl_plain_username"] = settings.sasl_username
+        kwargs["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+    return kwargs

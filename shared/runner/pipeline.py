@@ -1,0 +1,92 @@
+"""The whole pipeline on one machine: topics, schema, every service and the recipient simulator."""
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.events import RecipientKind
+from shared.infra.ports import free_ports
+from shared.runner.processes import ServiceProcess
+from shared.store.migrate import upgrade
+from shared.topics import ensure_topics
+
+
+@dataclass
+class PipelineConfig:
+    bootstrap_servers: str
+    database_url: str
+    work_dir: Path
+    ack_delay_seconds: float = 1.0
+    simulator_failures: str = ""
+    notifier_backoff_seconds: str = "[1.0, 3.0, 9.0]"
+    notifier_max_attempts: int = 4
+    environment: str = "local"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Start order: recipient simulator, acks, notifiers, router, intake, ops; stop in reverse."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        names = ["recipient-sim", "acks", *(f"notifier-{k.value}" for k in RecipientKind), "router", "intake", "ops"]
+        ports = dict(zip(names, free_ports(len(names)), strict=True))
+        self.ports = ports
+        common = {
+            "KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
+            "DATABASE_URL": config.database_url,
+            "ENVIRONMENT": config.environment,
+            "RECIPIENT_BASE_URL": f"http://127.0.0.1:{ports['recipient-sim']}",
+            "LOG_FORMAT": "json",
+            **config.extra_env,
+        }
+        log_dir = config.work_dir / "logs"
+
+        def service(name: str, module: str, env: dict[str, str]) -> ServiceProcess:
+            return ServiceProcess(name, module, ports[name], {**common, **env}, log_dir)
+
+        self.services: dict[str, ServiceProcess] = {
+            "recipient-sim": service("recipient-sim", "services.recipient_sim", {
+                "SIM_PORT": str(ports["recipient-sim"]),
+                "SIM_ACKS_URL": f"http://127.0.0.1:{ports['acks']}/v1/acks",
+                "SIM_ACK_DELAY_SECONDS": str(config.ack_delay_seconds),
+                "SIM_FAILURES": config.simulator_failures,
+            }),
+            "acks": service("acks", "services.acks", {"ACKS_PORT": str(ports["acks"])}),
+        }
+        for kind in RecipientKind:
+            name = f"notifier-{kind.value}"
+            self.services[name] = service(name, "services.notifier", {
+                "NOTIFIER_KIND": kind.value, "NOTIFIER_PORT": str(ports[name]),
+                "NOTIFIER_BACKOFF_SECONDS": config.notifier_backoff_seconds,
+                "NOTIFIER_MAX_ATTEMPTS": str(config.notifier_max_attempts),
+            })
+        self.services["router"] = service("router", "services.router", {"ROUTER_PORT": str(ports["router"])})
+        self.services["intake"] = service("intake", "services.intake", {
+            "INTAKE_PORT": str(ports["intake"]),
+            "INTAKE_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['intake']}",
+        })
+        self.services["ops"] = service("ops", "services.ops", {"OPS_PORT": str(ports["ops"])})
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    def prepare(self) -> None:
+        """Topics and schema exist before any service starts: nothing relies on auto-creation."""
+        asyncio.run(ensure_topics(self.config.bootstrap_servers))
+        upgrade(self.config.database_url)
+
+    def start(self, timeout: float = 90.0) -> None:
+        self.prepare()
+        for svc in self.services.values():
+            svc.start()
+        for svc in self.services.values():
+            svc.wait_healthy(timeout)
+
+    def stop(self) -> None:
+        for svc in reversed(list(self.services.values())):
+            svc.terminate()
+
+    def __iter__(self) -> Iterator[ServiceProcess]:
+        return iter(self.services.values())

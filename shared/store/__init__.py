@@ -1,0 +1,1 @@
+"""The pipeline's database: ids, states and times only, never a child's personal data."""

@@ -1,0 +1,92 @@
+"""Tables. Unique keys make every write idempotent, so a replayed Kafka message changes nothing."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Always timezone-aware UTC, also on SQLite, which stores datetimes without a zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use timezone-aware UTC")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class ReportRecord(Base):
+    __tablename__ = "reports"
+
+    report_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime]
+    accepted_at: Mapped[datetime]
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    classification: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str] = mapped_column(String(64))
+    notification_count: Mapped[int] = mapped_column(Integer)
+    first_routed_at: Mapped[datetime]
+    routed_at: Mapped[datetime | None] = mapped_column(default=None)
+    duplicates_received: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NotificationRecord(Base):
+    __tablename__ = "notifications"
+
+    notification_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.report_id"), index=True)
+    recipient_kind: Mapped[str] = mapped_column(String(16))
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    agency_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(300))
+    fallback: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_notifications_state", "state"),)
+
+
+class DeliveryAttemptRecord(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.notification_id"), index=True)
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(String(300), default=None)
+
+    __table_args__ = (UniqueConstraint("notification_id", "attempt_no", name="uq_attempt_per_notification"),)
+
+
+class AcknowledgementRecord(Base):
+    __tablename__ = "acknowledgements"
+
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.notification_id"), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64))
+    acknowledged_by: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    webhook_id: Mapped[str] = mapped_column(String(120), unique=True)
+    acknowledged_at: Mapped[datetime]

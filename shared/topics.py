@@ -1,0 +1,71 @@
+"""Every Kafka topic the pipeline uses, with partitions and configs, in one place.
+
+Topics are created explicitly by `ensure_topics`; brokers run with auto-creation off.
+"""
+
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.events.notification import RecipientKind
+
+CARELINE_INBOUND = "careline.reports.inbound.v1"
+REPORTS = "careline.reports.v1"
+ROUTING_DECISIONS = "routing.decisions.v1"
+ACKNOWLEDGEMENTS = "acknowledgements.v1"
+DEAD_LETTERS = "pipeline.deadletter.v1"
+NOTIFICATION_DEAD_LETTERS = "notifications.deadletter.v1"
+
+
+def notification_topic(kind: RecipientKind) -> str:
+    return f"notifications.{kind.value}.v1"
+
+
+NOTIFICATION_TOPICS = {kind: notification_topic(kind) for kind in RecipientKind}
+
+_RETAIN_ONE_YEAR_MS = str(366 * 24 * 3600 * 1000)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(replication_factor: int = 1) -> list[TopicSpec]:
+    """Retention of a year covers the audit duty (CJIS 5.4.7); min ISR follows the replication factor."""
+    base = {
+        "retention.ms": _RETAIN_ONE_YEAR_MS,
+        "min.insync.replicas": str(max(1, replication_factor - 1)),
+        "unclean.leader.election.enable": "false",
+    }
+    specs = [
+        TopicSpec(CARELINE_INBOUND, 6, base),
+        TopicSpec(REPORTS, 6, base),
+        TopicSpec(ROUTING_DECISIONS, 3, base),
+        TopicSpec(ACKNOWLEDGEMENTS, 3, base),
+        TopicSpec(DEAD_LETTERS, 1, base),
+        TopicSpec(NOTIFICATION_DEAD_LETTERS, 1, base),
+    ]
+    specs += [TopicSpec(name, 6, base) for name in NOTIFICATION_TOPICS.values()]
+    return specs
+
+
+async def ensure_topics(bootstrap_servers: str, replication_factor: int = 1, **client_kwargs: object) -> None:
+    """Create every topic that does not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_kwargs)  # type: ignore[arg-type]
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in topic_specs(replication_factor) if s.name not in existing]
+        if not missing:
+            return
+        new = [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs) for s in missing]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            pass
+    finally:
+        await admin.close()
