@@ -1,5 +1,6 @@
 """The one place a Kafka broker is built: idempotent producer, acks=all, TLS/SASL when configured."""
 
+import logging
 import ssl
 from typing import Any
 
@@ -50,6 +51,7 @@ def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: A
         request_timeout_ms=int(settings.publish_timeout_seconds * 1000),
         security=security_for(settings),
         graceful_timeout=30.0,
+        log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
         **kwargs,
     )
 

@@ -115,7 +115,7 @@ def resolve_kafka_jars(version: str, cache_root: Path | None = None) -> Path:
         props = [f"-Dmaven.repo.local={root / 'm2'}", f"-Dkafka.version={version}", f"-DoutputDirectory={partial}"]
         if _series(version) == "4.1":
             props.append(f"-Dlog4j2.version={'2.24.3' if version in ('4.1.0', '4.1.1') else '2.25.3'}")
-        cmd = [mvn, "-B", "-q", "-f", str(vdir / "pom.xml"), *props, "-DincludeScope=runtime"]
+        cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(vdir / "pom.xml"), *props, "-DincludeScope=runtime"]
         cmd.append("dependency:copy-dependencies")
         t0 = time.monotonic()
         try:

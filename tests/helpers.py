@@ -1,0 +1,53 @@
+"""Helpers the integration and fault suites share: posting reports, reading the database, waiting."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.store.models import AcknowledgementRecord, DeliveryAttemptRecord, NotificationRecord
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(interval)
+    return await check()
+
+
+async def post_reports(client: httpx.AsyncClient, intake_url: str, reports: list[dict[str, Any]]) -> list[int]:
+    statuses = []
+    for report in reports:
+        response = await client.post(f"{intake_url}/v1/reports", json=report)
+        statuses.append(response.status_code)
+    return statuses
+
+
+async def notification_rows(engine: AsyncEngine, report_ids: list[str]) -> list[NotificationRecord]:
+    async with engine.connect() as conn:
+        result = await conn.execute(select(NotificationRecord).where(NotificationRecord.report_id.in_(report_ids)))
+        return list(result.all())  # type: ignore[arg-type]
+
+
+async def count(engine: AsyncEngine, model: Any, *where: Any) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def delivery_summary(engine: AsyncEngine, report_ids: list[str]) -> dict[str, int]:
+    """Per report set: notifications, delivered, acknowledged, ack rows, attempts."""
+    rows = await notification_rows(engine, report_ids)
+    ids = [r.notification_id for r in rows]
+    return {
+        "notifications": len(rows),
+        "delivered": sum(r.delivered_at is not None for r in rows),
+        "acknowledged": sum(r.acknowledged_at is not None for r in rows),
+        "ack_rows": await count(engine, AcknowledgementRecord, AcknowledgementRecord.notification_id.in_(ids)),
+        "attempts": await count(engine, DeliveryAttemptRecord, DeliveryAttemptRecord.notification_id.in_(ids)),
+    }

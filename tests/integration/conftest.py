@@ -1,0 +1,36 @@
+"""One real pipeline (real Kafka, real PostgreSQL, every service as a process) for the integration suite."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.infra.kafka_runtime import KafkaHandle
+from shared.infra.postgres_runtime import PostgresHandle
+from shared.runner.pipeline import Pipeline, PipelineConfig
+from shared.store.engine import make_engine
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: PostgresHandle) -> str:
+    return postgres.create_database("integration")
+
+
+@pytest.fixture(scope="session")
+def pipeline(kafka: KafkaHandle, database_url: str, work_dir: Path) -> Iterator[Pipeline]:
+    config = PipelineConfig(
+        kafka.bootstrap_servers, database_url, work_dir / "integration-pipeline",
+        ack_delay_seconds=0.2, environment="test", notifier_backoff_seconds="[0.2, 0.5]", notifier_max_attempts=3,
+    )
+    running = Pipeline(config)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
