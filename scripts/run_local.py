@@ -8,7 +8,6 @@ import random
 import signal
 import sys
 import time
-from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -37,8 +36,11 @@ def main() -> int:
     started = time.monotonic()
     print("starting Kafka (first run resolves the broker jars from Maven Central)...", flush=True)
     kafka = provide_kafka(work / "kafka")
-    print(f"Kafka {kafka.version or ''} ({kafka.kind}) at {kafka.bootstrap_servers}, "
-          f"ready in {kafka.startup_seconds:.1f}s", flush=True)
+    print(
+        f"Kafka {kafka.version or ''} ({kafka.kind}) at {kafka.bootstrap_servers}, "
+        f"ready in {kafka.startup_seconds:.1f}s",
+        flush=True,
+    )
     database_url = os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{work / 'careline.db'}")
     pipeline = Pipeline(PipelineConfig(kafka.bootstrap_servers, database_url, work, ack_delay_seconds=2.0))
     try:
@@ -90,8 +92,11 @@ def print_progress(client: httpx.Client, pipeline: Pipeline, accepted: int, refu
         counts = summary["notifications"].get(kind, {})
         delivered = counts.get("delivered", 0) + counts.get("acknowledged", 0)
         parts.append(f"{kind}: {delivered} delivered/{counts.get('acknowledged', 0)} acked")
-    print(f"[{time.strftime('%H:%M:%S')}] reports received {accepted} (refused {refused}), "
-          f"routed {summary['reports']} | " + " | ".join(parts), flush=True)
+    print(
+        f"[{time.strftime('%H:%M:%S')}] reports received {accepted} (refused {refused}), "
+        f"routed {summary['reports']} | " + " | ".join(parts),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

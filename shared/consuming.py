@@ -34,7 +34,7 @@ class PoisonMessage(Exception):
         self.detail = detail
 
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     OperationalError,
     DBAPIError,
     KafkaError,

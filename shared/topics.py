@@ -55,7 +55,7 @@ def topic_specs(replication_factor: int = 1) -> list[TopicSpec]:
 
 async def ensure_topics(bootstrap_servers: str, replication_factor: int = 1, **client_kwargs: object) -> None:
     """Create every topic that does not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_kwargs)  # type: ignore[arg-type]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_kwargs)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -47,26 +47,39 @@ class Pipeline:
             return ServiceProcess(name, module, ports[name], {**common, **env}, log_dir)
 
         self.services: dict[str, ServiceProcess] = {
-            "recipient-sim": service("recipient-sim", "services.recipient_sim", {
-                "SIM_PORT": str(ports["recipient-sim"]),
-                "SIM_ACKS_URL": f"http://127.0.0.1:{ports['acks']}/v1/acks",
-                "SIM_ACK_DELAY_SECONDS": str(config.ack_delay_seconds),
-                "SIM_FAILURES": config.simulator_failures,
-            }),
+            "recipient-sim": service(
+                "recipient-sim",
+                "services.recipient_sim",
+                {
+                    "SIM_PORT": str(ports["recipient-sim"]),
+                    "SIM_ACKS_URL": f"http://127.0.0.1:{ports['acks']}/v1/acks",
+                    "SIM_ACK_DELAY_SECONDS": str(config.ack_delay_seconds),
+                    "SIM_FAILURES": config.simulator_failures,
+                },
+            ),
             "acks": service("acks", "services.acks", {"ACKS_PORT": str(ports["acks"])}),
         }
         for kind in RecipientKind:
             name = f"notifier-{kind.value}"
-            self.services[name] = service(name, "services.notifier", {
-                "NOTIFIER_KIND": kind.value, "NOTIFIER_PORT": str(ports[name]),
-                "NOTIFIER_BACKOFF_SECONDS": config.notifier_backoff_seconds,
-                "NOTIFIER_MAX_ATTEMPTS": str(config.notifier_max_attempts),
-            })
+            self.services[name] = service(
+                name,
+                "services.notifier",
+                {
+                    "NOTIFIER_KIND": kind.value,
+                    "NOTIFIER_PORT": str(ports[name]),
+                    "NOTIFIER_BACKOFF_SECONDS": config.notifier_backoff_seconds,
+                    "NOTIFIER_MAX_ATTEMPTS": str(config.notifier_max_attempts),
+                },
+            )
         self.services["router"] = service("router", "services.router", {"ROUTER_PORT": str(ports["router"])})
-        self.services["intake"] = service("intake", "services.intake", {
-            "INTAKE_PORT": str(ports["intake"]),
-            "INTAKE_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['intake']}",
-        })
+        self.services["intake"] = service(
+            "intake",
+            "services.intake",
+            {
+                "INTAKE_PORT": str(ports["intake"]),
+                "INTAKE_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['intake']}",
+            },
+        )
         self.services["ops"] = service("ops", "services.ops", {"OPS_PORT": str(ports["ops"])})
 
     def url(self, name: str) -> str:

@@ -136,7 +136,7 @@ class Store:
                     ],
                 )
             )
-            created = bool(result.rowcount)
+            created = bool(getattr(result, "rowcount", 0))
             if created:
                 await session.execute(
                     update(NotificationRecord)

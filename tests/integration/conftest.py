@@ -20,8 +20,13 @@ def database_url(postgres: PostgresHandle) -> str:
 @pytest.fixture(scope="session")
 def pipeline(kafka: KafkaHandle, database_url: str, work_dir: Path) -> Iterator[Pipeline]:
     config = PipelineConfig(
-        kafka.bootstrap_servers, database_url, work_dir / "integration-pipeline",
-        ack_delay_seconds=0.2, environment="test", notifier_backoff_seconds="[0.2, 0.5]", notifier_max_attempts=3,
+        kafka.bootstrap_servers,
+        database_url,
+        work_dir / "integration-pipeline",
+        ack_delay_seconds=0.2,
+        environment="test",
+        notifier_backoff_seconds="[0.2, 0.5]",
+        notifier_max_attempts=3,
     )
     running = Pipeline(config)
     running.start()

@@ -19,8 +19,12 @@ def report_for(town: str, **overrides: object) -> CarelineReport:
 @pytest.mark.parametrize("town", all_town_names())
 def test_every_town_routes_to_the_four_kinds(town: str) -> None:
     recipients = route(report_for(town), DIRECTORY)
-    assert [r.kind for r in recipients] == [RecipientKind.HART, RecipientKind.FBI, RecipientKind.POLICE,
-                                            RecipientKind.MDT]
+    assert [r.kind for r in recipients] == [
+        RecipientKind.HART,
+        RecipientKind.FBI,
+        RecipientKind.POLICE,
+        RecipientKind.MDT,
+    ]
     assert len({(r.kind, r.agency.agency_id) for r in recipients}) == 4
 
 

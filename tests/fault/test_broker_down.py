@@ -1,0 +1,48 @@
+"""Kafka down: intake answers 503, never 202; once Kafka is back every accepted report is delivered."""
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.infra.kafka_runtime import KafkaHandle
+from shared.runner.pipeline import Pipeline
+from shared.runner.samples import sample_report
+from tests.helpers import delivery_summary, eventually
+
+pytestmark = pytest.mark.fault
+
+
+async def test_intake_answers_503_while_the_broker_is_down_and_nothing_accepted_is_lost(
+    fault_kafka: KafkaHandle, fault_pipeline: Pipeline, fault_db: AsyncEngine
+) -> None:
+    tag = uuid.uuid4().hex[:6].upper()
+    intake = fault_pipeline.url("intake")
+    async with httpx.AsyncClient(timeout=60) as client:
+        before = [sample_report(f"CL-BD-{tag}-A{i}", "Norwich") for i in range(5)]
+        assert [(await client.post(f"{intake}/v1/reports", json=r)).status_code for r in before] == [202] * 5
+
+        fault_kafka.kill()
+        during = [sample_report(f"CL-BD-{tag}-B{i}", "Norwich") for i in range(3)]
+        statuses = [(await client.post(f"{intake}/v1/reports", json=r)).status_code for r in during]
+        print(f"\nwhile the broker was down: {statuses}")
+        assert statuses == [503, 503, 503]
+
+        fault_kafka.restart()
+        after = [sample_report(f"CL-BD-{tag}-C{i}", "Norwich") for i in range(5)]
+
+        async def accepted_again() -> bool:
+            return (await client.post(f"{intake}/v1/reports", json=after[0])).status_code == 202
+
+        assert await eventually(accepted_again, timeout=90, interval=1)
+        assert [(await client.post(f"{intake}/v1/reports", json=r)).status_code for r in after[1:]] == [202] * 4
+
+        accepted = [r["careline_report_id"] for r in before + after]
+
+        async def all_acked() -> bool:
+            return (await delivery_summary(fault_db, accepted))["ack_rows"] == 4 * len(accepted)
+
+        assert await eventually(all_acked, timeout=180), await delivery_summary(fault_db, accepted)
+        summary = await delivery_summary(fault_db, accepted)
+        print(f"accepted {len(accepted)} reports, after recovery: {summary}")
