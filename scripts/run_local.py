@@ -12,12 +12,13 @@ from types import FrameType
 
 import httpx
 
+from shared.events import RecipientKind
 from shared.infra.kafka_runtime import provide_kafka
 from shared.runner.pipeline import Pipeline, PipelineConfig
 from shared.runner.samples import all_town_names, sample_report
 from shared.settings import REPO_ROOT
 
-KINDS = ("hart", "fbi", "police", "mdt")
+KINDS = tuple(k.value for k in RecipientKind)
 
 
 def _stop(_: int, __: FrameType | None) -> None:

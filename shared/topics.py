@@ -24,6 +24,18 @@ def notification_topic(kind: RecipientKind) -> str:
 
 NOTIFICATION_TOPICS = {kind: notification_topic(kind) for kind in RecipientKind}
 
+# Delayed-retry tiers: a notification whose attempt failed waits in the tier of its next delay, so a
+# failing recipient never blocks the main topic. Every message in a tier has the same delay, so each
+# tier is consumed in due order. Per-kind schedules (notifier settings) pick from these.
+RETRY_TIERS_SECONDS = (1, 5, 30, 120, 600, 1800)
+
+
+def retry_topic(kind: RecipientKind, delay_seconds: int) -> str:
+    if delay_seconds not in RETRY_TIERS_SECONDS:
+        raise ValueError(f"no retry tier of {delay_seconds}s; tiers are {RETRY_TIERS_SECONDS}")
+    return f"notifications.{kind.value}.retry-{delay_seconds}s.v1"
+
+
 _RETAIN_ONE_YEAR_MS = str(366 * 24 * 3600 * 1000)
 
 
@@ -50,6 +62,7 @@ def topic_specs(replication_factor: int = 1) -> list[TopicSpec]:
         TopicSpec(NOTIFICATION_DEAD_LETTERS, 1, base),
     ]
     specs += [TopicSpec(name, 6, base) for name in NOTIFICATION_TOPICS.values()]
+    specs += [TopicSpec(retry_topic(kind, delay), 3, base) for kind in RecipientKind for delay in RETRY_TIERS_SECONDS]
     return specs
 
 

@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.events import CarelineReport
 from shared.store.models import AcknowledgementRecord, DeliveryAttemptRecord, NotificationRecord
 
 
@@ -51,3 +52,10 @@ async def delivery_summary(engine: AsyncEngine, report_ids: list[str]) -> dict[s
         "ack_rows": await count(engine, AcknowledgementRecord, AcknowledgementRecord.notification_id.in_(ids)),
         "attempts": await count(engine, DeliveryAttemptRecord, DeliveryAttemptRecord.notification_id.in_(ids)),
     }
+
+
+def expected_notifications(report: dict[str, Any]) -> int:
+    """As many notifications as the policy's decision names (5 for a plain DMST report in most towns)."""
+    from tests.unit.routing_support import routed
+
+    return len(routed(CarelineReport.model_validate(report)).recipients)

@@ -36,13 +36,17 @@ class DeadNotification:
 async def read_dead_letters(kafka: KafkaSettings) -> list[DeadLetter]:
     """Everything on the dead-letter topic up to its current end (no consumer group, nothing committed)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, client_id=f"redrive-{uuid.uuid4().hex[:6]}",
+        bootstrap_servers=kafka.bootstrap_servers,
+        enable_auto_commit=False,
+        client_id=f"redrive-{uuid.uuid4().hex[:6]}",
         **admin_client_kwargs(kafka),
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(NOTIFICATION_DEAD_LETTERS, p)
-                      for p in consumer.partitions_for_topic(NOTIFICATION_DEAD_LETTERS) or {0}]
+        partitions = [
+            TopicPartition(NOTIFICATION_DEAD_LETTERS, p)
+            for p in consumer.partitions_for_topic(NOTIFICATION_DEAD_LETTERS) or {0}
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -97,12 +101,16 @@ async def run(args: argparse.Namespace) -> int:
         print(f"{len(dead)} dead-lettered notification(s)")
         for d in dead:
             n = d.notification
-            print(f"{n.notification_id}  {n.recipient_kind.value:7} {n.agency_id:24} report {n.report_id}  "
-                  f"{d.letter.reason}  {d.letter.failed_at:%Y-%m-%d %H:%M:%S}Z")
+            print(
+                f"{n.notification_id}  {n.recipient_kind.value:7} {n.agency_id:24} report {n.report_id}  "
+                f"{d.letter.reason}  {d.letter.failed_at:%Y-%m-%d %H:%M:%S}Z"
+            )
         return 0
-    chosen = [d for d in dead if args.all
-              or d.notification.notification_id == args.notification
-              or d.notification.agency_id == args.agency]
+    chosen = [
+        d
+        for d in dead
+        if args.all or d.notification.notification_id == args.notification or d.notification.agency_id == args.agency
+    ]
     if not chosen:
         print("nothing to redrive")
         return 1 if args.notification else 0

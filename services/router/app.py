@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from services.router.handler import ReportRouter
+from services.router.policy_loader import PolicyInvalid, load_policy
 from services.router.settings import RouterSettings
 from shared.consuming import subscribe_reliably
-from shared.directory.towns import load_town_directory
+from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, add_common_routes, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
@@ -20,11 +21,15 @@ from shared.topics import REPORTS
 GROUP_ID = "router"
 
 
-def create_app() -> FastAPI:
+def create_app(settings: RouterSettings | None = None) -> FastAPI:
+    """The policy and directory load first and whole: an invalid policy stops the router before it consumes."""
+    settings = settings or RouterSettings()
+    directory = load_directory()
+    policy = load_policy(directory.towns, settings.policy_file)
     broker = make_broker("router")
     engine = make_engine(DatabaseSettings().database_url)
     store = Store(make_session_factory(engine))
-    router = ReportRouter(broker, store, load_town_directory())
+    router = ReportRouter(broker, store, directory, policy)
     subscribe_reliably(broker, REPORTS, GROUP_ID, router)
     connection = BrokerConnection(broker)
 
@@ -42,4 +47,8 @@ def create_app() -> FastAPI:
 def main() -> None:
     configure_logging("router")
     settings = RouterSettings()
-    serve(create_app(), settings.host, settings.port)
+    try:
+        app = create_app(settings)
+    except PolicyInvalid as exc:
+        raise SystemExit(str(exc)) from exc
+    serve(app, settings.host, settings.port)

@@ -8,15 +8,15 @@ import structlog
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 
+from services.router.decision import decide
 from services.router.metrics import NOTIFICATIONS_PUBLISHED, REPORTS_ROUTED
-from services.router.payloads import payload_for
-from services.router.routing import POLICY_VERSION, route
+from services.router.outputs import build_notifications, decision_event
+from services.router.policy_model import Policy
 from shared.consuming import PoisonMessage
-from shared.directory.towns import TownDirectory
-from shared.events import Notification, ReportReceived
-from shared.events.notification import notification_id_for
+from shared.directory.directory import Directory
+from shared.events import Notification, ReportReceived, RoutingDecisionRecorded
 from shared.store.repository import Store
-from shared.topics import NOTIFICATION_TOPICS
+from shared.topics import NOTIFICATION_TOPICS, ROUTING_DECISIONS
 
 log = structlog.get_logger(__name__)
 
@@ -31,31 +31,12 @@ def parse_report_event(body: bytes) -> ReportReceived:
         raise PoisonMessage("schema_invalid", problems[:1000]) from exc
 
 
-def build_notifications(event: ReportReceived, directory: TownDirectory, now: datetime) -> list[Notification]:
-    report = event.report
-    return [
-        Notification(
-            notification_id=notification_id_for(report.careline_report_id, r.kind, r.agency.agency_id),
-            report_id=report.careline_report_id,
-            recipient_kind=r.kind,
-            agency_id=r.agency.agency_id,
-            agency_name=r.agency.name,
-            reason=r.reason,
-            fallback=r.fallback,
-            deadline_at=report.received_at + r.deadline,
-            policy_version=POLICY_VERSION,
-            created_at=now,
-            payload=payload_for(report, r.kind),
-        )
-        for r in route(report, directory)
-    ]
-
-
 class ReportRouter:
-    def __init__(self, broker: KafkaBroker, store: Store, directory: TownDirectory) -> None:
+    def __init__(self, broker: KafkaBroker, store: Store, directory: Directory, policy: Policy) -> None:
         self._broker = broker
         self._store = store
         self._directory = directory
+        self._policy = policy
 
     async def __call__(self, msg: KafkaMessage) -> None:
         event = parse_report_event(msg.body)
@@ -71,14 +52,25 @@ class ReportRouter:
             log.info("duplicate_report_ignored", report_id=report_id)
             return
         now = datetime.now(UTC)
-        notifications = build_notifications(event, self._directory, now)
+        decision = decide(event.report, self._policy, self._directory)
+        notifications = build_notifications(event.report, decision, self._policy, now)
         await self._store.record_routing(
-            _report_row(event, now, len(notifications)), [_notification_row(n) for n in notifications]
+            _report_row(event, now, len(notifications), self._policy.version),
+            [_notification_row(n) for n in notifications],
         )
-        await asyncio.gather(*(self._publish(n) for n in notifications))
+        await asyncio.gather(
+            *(self._publish(n) for n in notifications),
+            self._publish_decision(decision_event(decision, self._policy, now)),
+        )
         await self._store.mark_routed(report_id, datetime.now(UTC))
         REPORTS_ROUTED.labels("routed").inc()
-        log.info("report_routed", report_id=report_id, notifications=len(notifications))
+        log.info(
+            "report_routed",
+            report_id=report_id,
+            notifications=len(notifications),
+            policy_version=decision.policy_version,
+            fallbacks=len(decision.fallbacks),
+        )
 
     async def _publish(self, notification: Notification) -> None:
         await self._broker.publish(
@@ -89,15 +81,24 @@ class ReportRouter:
         )
         NOTIFICATIONS_PUBLISHED.labels(notification.recipient_kind.value, str(notification.fallback).lower()).inc()
 
+    async def _publish_decision(self, event: RoutingDecisionRecorded) -> None:
+        """The audit record goes out before the offset moves, like every notification."""
+        await self._broker.publish(
+            event.model_dump_json().encode(),
+            ROUTING_DECISIONS,
+            key=event.report_id.encode(),
+            headers={"content-type": "application/json", "event-type": event.event_type},
+        )
 
-def _report_row(event: ReportReceived, now: datetime, count: int) -> dict[str, object]:
+
+def _report_row(event: ReportReceived, now: datetime, count: int, policy_version: str) -> dict[str, object]:
     return {
         "report_id": event.report.careline_report_id,
         "received_at": event.report.received_at,
         "accepted_at": event.accepted_at,
         "content_sha256": event.content_sha256,
         "classification": event.report.classification.value,
-        "policy_version": POLICY_VERSION,
+        "policy_version": policy_version,
         "notification_count": count,
         "first_routed_at": now,
         "duplicates_received": 0,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -6,3 +8,4 @@ class RouterSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8082
+    policy_file: Path = Path(__file__).parent / "policy.yaml"

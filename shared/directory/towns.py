@@ -2,6 +2,7 @@
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +17,11 @@ ALIASES = {
     "new haven city": "new haven",
     "city of groton": "groton",
     "long point": "groton",
+    "groton long point": "groton",
+    "jewett city": "griswold",
 }
+# Abbreviated compass prefixes a caller may type ("E. Hartford", "No. Haven").
+_PREFIXES = {"e": "east", "w": "west", "n": "north", "no": "north", "s": "south", "so": "south"}
 
 
 class UnknownTown(LookupError):
@@ -40,9 +45,13 @@ class Town:
 
 
 def normalise(name: str) -> str:
-    text = re.sub(r"\s+", " ", name.strip().lower())
+    """Case, spacing, punctuation, "Town of", ", CT" and compass abbreviations do not matter."""
+    text = re.sub(r"[\s_-]+", " ", name.strip().lower())
     text = re.sub(r"^(town|city) of ", "", text)
-    text = re.sub(r",? ?(ct|conn\.?|connecticut)$", "", text).strip()
+    text = re.sub(r",? ?(ct|conn\.?|connecticut)\.?$", "", text).strip(" ,.")
+    first, _, rest = text.partition(" ")
+    if rest and first.rstrip(".") in _PREFIXES:
+        text = f"{_PREFIXES[first.rstrip('.')]} {rest}"
     return ALIASES.get(text, text)
 
 
@@ -53,7 +62,7 @@ class TownDirectory:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Town]:
         return iter(self._by_key.values())
 
     def find(self, name: str) -> Town:

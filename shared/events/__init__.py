@@ -11,6 +11,7 @@ from shared.events.careline import (
 from shared.events.deadletter import DeadLetter
 from shared.events.notification import Notification, RecipientKind
 from shared.events.report_received import ReportReceived
+from shared.events.routing_decision import DecidedRecipient, FallbackUsed, RoutingDecisionRecorded
 
 __all__ = [
     "AckRequest",
@@ -20,8 +21,11 @@ __all__ = [
     "Child",
     "Classification",
     "DeadLetter",
+    "DecidedRecipient",
+    "FallbackUsed",
     "Notification",
     "RecipientKind",
     "ReportReceived",
     "Reporter",
+    "RoutingDecisionRecorded",
 ]

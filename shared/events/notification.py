@@ -16,6 +16,8 @@ class RecipientKind(StrEnum):
     FBI = "fbi"
     POLICE = "police"
     MDT = "mdt"
+    NCMEC = "ncmec"  # missing/runaway: NCIC/NCMEC duty, 42 USC 671(a)(35)(B)
+    HHS = "hhs"  # foreign-national child: HHS Office on Trafficking in Persons
 
 
 def notification_id_for(report_id: str, kind: RecipientKind, agency_id: str) -> str:

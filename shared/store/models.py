@@ -63,6 +63,7 @@ class NotificationRecord(Base):
     last_error: Mapped[str | None] = mapped_column(String(300), default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (Index("ix_notifications_state", "state"),)
 
@@ -91,3 +92,15 @@ class AcknowledgementRecord(Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
     webhook_id: Mapped[str] = mapped_column(String(120), unique=True)
     acknowledged_at: Mapped[datetime]
+
+
+class EndpointStatusRecord(Base):
+    """An endpoint that answered 410 Gone is disabled until ops re-enables it."""
+
+    __tablename__ = "endpoint_status"
+
+    agency_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(120))

@@ -12,6 +12,7 @@ from shared.store.models import (
     AcknowledgementRecord,
     Base,
     DeliveryAttemptRecord,
+    EndpointStatusRecord,
     NotificationRecord,
     ReportRecord,
 )
@@ -78,6 +79,7 @@ class Store:
         status_code: int | None,
         error: str | None,
         new_state: str,
+        next_attempt_at: datetime | None = None,
     ) -> int:
         """Count the attempt and move the notification's state; returns the attempt number."""
         async with self._sessions.begin() as session:
@@ -86,6 +88,7 @@ class Store:
                 raise LookupError(f"notification {notification_id} is not in the store")
             row.attempts += 1
             row.last_error = error
+            row.next_attempt_at = next_attempt_at
             if row.state not in TERMINAL_DELIVERED:
                 row.state = new_state
             if new_state == "delivered" and row.delivered_at is None:
@@ -180,3 +183,27 @@ class Store:
                 .where(NotificationRecord.state.not_in(TERMINAL_DELIVERED))
                 .values(state=state)
             )
+
+    # --- endpoints --------------------------------------------------------------------------------
+    async def endpoint_disabled(self, agency_id: str) -> bool:
+        async with self._sessions() as session:
+            row = await session.get(EndpointStatusRecord, agency_id)
+            return bool(row and row.disabled)
+
+    async def set_endpoint_disabled(
+        self, agency_id: str, disabled: bool, *, reason: str | None, by: str, at: datetime
+    ) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(EndpointStatusRecord, agency_id)
+            if row is None:
+                session.add(
+                    EndpointStatusRecord(
+                        agency_id=agency_id, disabled=disabled, reason=reason, changed_at=at, changed_by=by
+                    )
+                )
+            else:
+                row.disabled, row.reason, row.changed_at, row.changed_by = disabled, reason, at, by
+
+    async def disabled_endpoints(self) -> list[EndpointStatusRecord]:
+        async with self._sessions() as session:
+            return list(await session.scalars(select(EndpointStatusRecord).where(EndpointStatusRecord.disabled)))

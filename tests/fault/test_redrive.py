@@ -21,10 +21,21 @@ AGENCY = "fbi-new-haven"
 
 
 def redrive_command(pipeline: Pipeline, *args: str) -> str:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": pipeline.config.bootstrap_servers,
-           "DATABASE_URL": pipeline.config.database_url, "ENVIRONMENT": pipeline.config.environment}
-    done = subprocess.run([sys.executable, "-m", "services.notifier.redrive", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": pipeline.config.bootstrap_servers,
+        "DATABASE_URL": pipeline.config.database_url,
+        "ENVIRONMENT": pipeline.config.environment,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.notifier.redrive", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, f"redrive {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr[-3000:]}"
     return done.stdout
 
@@ -67,8 +78,10 @@ async def test_dead_letters_are_redriven_once_the_recipient_is_back(
         rows = await notification_rows(fault_db, ids)
         receipts = (await client.get(f"{sim}/receipts")).json()["notifications"]
         fbi = [r for r in rows if r.agency_id == AGENCY]
-        print(f"fbi notifications: {len(fbi)}, attempts each: {sorted(r.attempts for r in fbi)}, "
-              f"receipts each: {sorted(receipts[r.notification_id]['receipts'] for r in fbi)}")
+        print(
+            f"fbi notifications: {len(fbi)}, attempts each: {sorted(r.attempts for r in fbi)}, "
+            f"receipts each: {sorted(receipts[r.notification_id]['receipts'] for r in fbi)}"
+        )
         assert all(receipts[r.notification_id]["receipts"] == 1 for r in fbi)
         assert all(r.attempts == 5 for r in fbi)  # 4 failed attempts, then the redriven one
         others = [r for r in rows if r.agency_id != AGENCY]

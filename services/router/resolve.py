@@ -1,0 +1,65 @@
+"""Turn one recipient spec of the policy into agencies, via the directory or the policy's fallbacks."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from services.router.policy_model import Fallbacks, RecipientSpec, Resolve, TownRole
+from shared.directory.agencies import STATEWIDE_AGENCIES, Agency
+from shared.directory.directory import Directory, PoliceAnswer
+from shared.events import CarelineReport
+
+
+@dataclass(frozen=True)
+class Resolved:
+    agency: Agency
+    basis: str  # statewide, residence, occurrence
+    detail: str  # human reason suffix, may name a town (not for the audit event)
+    fallback: str | None = None  # which fallback was used, if any
+
+
+def resolve(spec: RecipientSpec, report: CarelineReport, directory: Directory, fallbacks: Fallbacks) -> list[Resolved]:
+    if spec.resolve is Resolve.AGENCY:
+        assert spec.agency is not None  # guaranteed by policy_checks
+        return [Resolved(STATEWIDE_AGENCIES[spec.agency], "statewide", "")]
+    return list(_local(spec, report, directory, fallbacks))
+
+
+def _towns(spec: RecipientSpec, report: CarelineReport) -> Iterator[tuple[TownRole, str]]:
+    for role in spec.towns:
+        names = [report.residence_town] if role is TownRole.RESIDENCE else report.occurrence_towns
+        yield from ((role, name) for name in names)
+
+
+def _local(spec: RecipientSpec, report: CarelineReport, d: Directory, fb: Fallbacks) -> Iterator[Resolved]:
+    day = report.received_at.date()
+    for role, name in _towns(spec, report):
+        town = d.find(name)
+        if spec.resolve is Resolve.LOCAL_POLICE:
+            if town is None:
+                yield _fallback(
+                    fb.unknown_town, "unknown_town", role, f"{role} town {name!r} is not a Connecticut town"
+                )
+                continue
+            answers: list[PoliceAnswer | None] = [*d.police(town, day)] or [None]
+            for answer in answers:
+                if answer is None or answer.agency is None:
+                    yield _fallback(fb.unknown_troop, "unknown_troop", role, f"no troop on record for {town.name}")
+                else:
+                    yield Resolved(answer.agency, role.value, f"{role} town {town.name}")
+        elif spec.resolve is Resolve.LOCAL_MDT:
+            mdt = d.mdt(town, day) if town else None
+            if mdt is None:
+                why = f"no MDT on record for {town.name}" if town else f"{role} town {name!r} is not a Connecticut town"
+                yield _fallback(fb.unknown_mdt, "unknown_mdt", role, why)
+            else:
+                yield Resolved(mdt, role.value, f"{role} town {town.name}" if town else "")
+        else:
+            liaison = d.hart_liaison(town) if town else None
+            if liaison is None:
+                yield _fallback(fb.unknown_region, "unknown_region", role, f"no DCF region for {name!r}")
+            else:
+                yield Resolved(liaison, role.value, f"{role} town {town.name}" if town else "")
+
+
+def _fallback(agency_id: str, name: str, role: TownRole, why: str) -> Resolved:
+    return Resolved(STATEWIDE_AGENCIES[agency_id], role.value, f"fallback {name}: {why}", fallback=name)
