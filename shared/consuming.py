@@ -166,12 +166,8 @@ def subscribe_reliably(
         await handler(msg)
 
     consume.__name__ = f"consume_{topic.replace('.', '_')}"
+    settings: dict[str, object] = {"max_poll_interval_ms": 600_000, **options}
     broker.subscriber(  # type: ignore[call-overload]
-        topic,
-        group_id=group_id,
-        ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest",
-        max_poll_interval_ms=600_000,
-        **options,
+        topic, group_id=group_id, ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", **settings
     )(consume)
     return handler

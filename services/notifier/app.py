@@ -16,7 +16,7 @@ from shared.logging import configure_logging
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
-from shared.topics import NOTIFICATION_TOPICS
+from shared.topics import NOTIFICATION_TOPICS, retry_topic
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
@@ -30,7 +30,17 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
     )
     deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings)
-    subscribe_reliably(broker, NOTIFICATION_TOPICS[settings.kind], f"notifier-{settings.kind.value}", deliverer)
+    group = f"notifier-{settings.kind.value}"
+    subscribe_reliably(broker, NOTIFICATION_TOPICS[settings.kind], group, deliverer)
+    for delay in sorted(set(settings.schedule())):
+        # A tier's consumer may sleep up to its delay before the attempt: poll interval allows for it.
+        subscribe_reliably(
+            broker,
+            retry_topic(settings.kind, delay),
+            f"{group}-retry-{delay}s",
+            deliverer,
+            max_poll_interval_ms=(delay + 300) * 1000,
+        )
     connection = BrokerConnection(broker)
 
     @contextlib.asynccontextmanager

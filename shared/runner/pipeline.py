@@ -19,8 +19,8 @@ class PipelineConfig:
     work_dir: Path
     ack_delay_seconds: float = 1.0
     simulator_failures: str = ""
-    notifier_backoff_seconds: str = "[1.0, 3.0, 9.0]"
-    notifier_max_attempts: int = 4
+    notifier_retry_schedule: str | None = None  # JSON list of tier seconds; None: each kind's default
+    notifier_env: dict[str, str] = field(default_factory=dict)
     environment: str = "local"
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -67,8 +67,12 @@ class Pipeline:
                 {
                     "NOTIFIER_KIND": kind.value,
                     "NOTIFIER_PORT": str(ports[name]),
-                    "NOTIFIER_BACKOFF_SECONDS": config.notifier_backoff_seconds,
-                    "NOTIFIER_MAX_ATTEMPTS": str(config.notifier_max_attempts),
+                    **(
+                        {"NOTIFIER_RETRY_SCHEDULE": config.notifier_retry_schedule}
+                        if config.notifier_retry_schedule
+                        else {}
+                    ),
+                    **config.notifier_env,
                 },
             )
         self.services["router"] = service("router", "services.router", {"ROUTER_PORT": str(ports["router"])})

@@ -42,8 +42,8 @@ def fault_pipeline(
         work_dir / f"pipeline-{name}",
         ack_delay_seconds=0.2,
         environment="test",
-        notifier_backoff_seconds="[0.2, 0.5, 1.0]",
-        notifier_max_attempts=4,
+        notifier_retry_schedule="[1, 1, 1]",
+        notifier_env={"NOTIFIER_BREAKER_COOLDOWN_SECONDS": "2"},
     )
     running = Pipeline(config)
     running.start()

@@ -25,8 +25,7 @@ def pipeline(kafka: KafkaHandle, database_url: str, work_dir: Path) -> Iterator[
         work_dir / "integration-pipeline",
         ack_delay_seconds=0.2,
         environment="test",
-        notifier_backoff_seconds="[0.2, 0.5]",
-        notifier_max_attempts=3,
+        notifier_retry_schedule="[1, 1]",
     )
     running = Pipeline(config)
     running.start()
