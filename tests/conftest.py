@@ -29,7 +29,8 @@ def unavailable(reason: str) -> None:
 def work_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="careline-tests-"))
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("KEEP_TEST_WORK_DIR"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

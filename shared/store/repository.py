@@ -144,7 +144,13 @@ class Store:
                 await session.execute(
                     update(NotificationRecord)
                     .where(NotificationRecord.notification_id == notification_id)
-                    .values(state="acknowledged", acknowledged_at=at)
+                    # An acknowledgement proves receipt: if the notifier died between the recipient's
+                    # 2xx and recording it, the delivery time is at the latest the acknowledgement's.
+                    .values(
+                        state="acknowledged",
+                        acknowledged_at=at,
+                        delivered_at=func.coalesce(NotificationRecord.delivered_at, at),
+                    )
                 )
             return created
 

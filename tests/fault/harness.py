@@ -73,6 +73,7 @@ class Figures:
     mismatched_webhook_ids: int
     extra_delivered_attempts: int
     lost: int
+    unsettled: list[str] = field(default_factory=list)
 
     def line(self, name: str) -> str:
         return (
@@ -80,7 +81,7 @@ class Figures:
             f"delivered={self.deliveries} dead_letters={self.dead_letters} "
             f"duplicates_received={self.duplicates_received} mismatched_webhook_ids={self.mismatched_webhook_ids} "
             f"extra_delivered_attempts={self.extra_delivered_attempts} lost={self.lost}"
-        )
+        ) + "".join(f"\n  unsettled: {u}" for u in self.unsettled[:20])
 
 
 async def figures(db: AsyncEngine, sim_url: str, stream: ReportStream) -> Figures:
@@ -112,6 +113,12 @@ async def figures(db: AsyncEngine, sim_url: str, stream: ReportStream) -> Figure
         mismatched_webhook_ids=sum(len(m["webhook_ids"]) > 1 for m in mine),
         extra_delivered_attempts=sum(max(0, n - 1) for n in per_notification.values()),
         lost=expected - len(delivered) - len(dead),
+        unsettled=[
+            f"{r.notification_id} {r.report_id} {r.agency_id} state={r.state} attempts={r.attempts} "
+            f"error={r.last_error}"
+            for r in rows
+            if r.delivered_at is None and r.state != "dead_lettered"
+        ],
     )
 
 
