@@ -104,3 +104,36 @@ class EndpointStatusRecord(Base):
     reason: Mapped[str | None] = mapped_column(String(300), default=None)
     changed_at: Mapped[datetime]
     changed_by: Mapped[str] = mapped_column(String(120))
+
+
+class AuditEventRecord(Base):
+    """One immutable step in a report's story: ids, times and short non-personal details only."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(120))
+    report_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    notification_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    agency_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    detail: Mapped[str | None] = mapped_column(String(500), default=None)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), default=None, unique=True)
+
+
+class EscalationTimerRecord(Base):
+    """A durable timer: fires once (fired_at set in the same transaction that records the escalation)."""
+
+    __tablename__ = "escalation_timers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.notification_id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    target_agency_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    fired_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (UniqueConstraint("notification_id", "step", name="uq_timer_step"),)
