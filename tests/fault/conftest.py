@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,15 +37,14 @@ def fault_pipeline(
     fault_kafka: KafkaHandle, fault_database_url: str, work_dir: Path, request: pytest.FixtureRequest
 ) -> Iterator[Pipeline]:
     name = request.module.__name__.rsplit(".", 1)[-1]
-    config = PipelineConfig(
-        fault_kafka.bootstrap_servers,
-        fault_database_url,
-        work_dir / f"pipeline-{name}",
-        ack_delay_seconds=0.2,
-        environment="test",
-        notifier_retry_schedule="[1, 1, 1]",
-        notifier_env={"NOTIFIER_BREAKER_COOLDOWN_SECONDS": "2"},
-    )
+    options: dict[str, Any] = {
+        "ack_delay_seconds": 0.2,
+        "environment": "test",
+        "notifier_retry_schedule": "[1, 1, 1]",
+        "notifier_env": {"NOTIFIER_BREAKER_COOLDOWN_SECONDS": "2"},
+        **getattr(request.module, "PIPELINE_OPTIONS", {}),  # a module may need other schedules or timeouts
+    }
+    config = PipelineConfig(fault_kafka.bootstrap_servers, fault_database_url, work_dir / f"pipeline-{name}", **options)
     running = Pipeline(config)
     running.start()
     yield running

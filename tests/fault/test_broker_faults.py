@@ -1,5 +1,6 @@
-"""Kafka down: intake answers 503, never 202; once Kafka is back every accepted report is delivered."""
+"""Kafka down or bounced: intake answers 503, never 202, while it is down; nothing accepted is lost."""
 
+import asyncio
 import uuid
 
 import httpx
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.infra.kafka_runtime import KafkaHandle
 from shared.runner.pipeline import Pipeline
 from shared.runner.samples import sample_report
+from tests.fault.harness import ReportStream, drain
 from tests.helpers import delivery_summary, eventually, expected_notifications
 
 pytestmark = pytest.mark.fault
@@ -47,3 +49,29 @@ async def test_intake_answers_503_while_the_broker_is_down_and_nothing_accepted_
         assert await eventually(all_acked, timeout=180), await delivery_summary(fault_db, accepted)
         summary = await delivery_summary(fault_db, accepted)
         print(f"accepted {len(accepted)} reports, after recovery: {summary}")
+
+
+async def test_broker_sigkill_mid_stream_repeated_then_clean_restart_loses_nothing(
+    fault_kafka: KafkaHandle, fault_pipeline: Pipeline, fault_db: AsyncEngine
+) -> None:
+    stream = ReportStream(fault_pipeline.url("intake"), rate_per_second=4)
+    stream.start()
+    try:
+        for bounce in range(3):
+            await asyncio.sleep(4)
+            fault_kafka.kill()
+            await asyncio.sleep(3)
+            await asyncio.to_thread(fault_kafka.restart)
+            print(f"\nbroker SIGKILL bounce {bounce + 1} done")
+        await asyncio.sleep(4)
+        fault_kafka.terminate()
+        await asyncio.to_thread(fault_kafka.restart)
+        await asyncio.sleep(4)
+    finally:
+        await stream.stop()
+    result = await drain(fault_db, fault_pipeline.url("recipient-sim"), stream, timeout=300)
+    print(result.line(f"broker SIGKILL x3 + SIGTERM x1 (refused while down: {stream.refused})"))
+    assert result.accepted_202 > 20
+    assert result.lost == 0 and result.dead_letters == 0
+    assert result.mismatched_webhook_ids == 0
+    assert result.extra_delivered_attempts == 0
