@@ -4,6 +4,7 @@
     python -m services.notifier.redrive redrive --notification ntf_...   (one)
     python -m services.notifier.redrive redrive --agency pd-hartford     (one agency's)
     python -m services.notifier.redrive redrive --all
+    python -m services.notifier.redrive enable-endpoint --agency pd-hartford   (after a 410 disabled it)
 
 It reads the dead-letter topic from the start, keeps the letters whose notification is still dead-lettered
 in the database, and re-publishes the original notification with a `redrive` header. The notifier skips
@@ -13,9 +14,11 @@ anything already delivered, so a redrive never duplicates a recorded delivery.
 import argparse
 import asyncio
 import base64
+import os
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -90,7 +93,23 @@ async def redrive(kafka: KafkaSettings, items: list[DeadNotification]) -> int:
     return len(items)
 
 
+async def enable_endpoint(agency_id: str, by: str) -> int:
+    engine = make_engine(DatabaseSettings().database_url)
+    try:
+        store = Store(make_session_factory(engine))
+        if not await store.endpoint_disabled(agency_id):
+            print(f"endpoint of {agency_id} is not disabled")
+            return 0
+        await store.set_endpoint_disabled(agency_id, False, reason=None, by=by, at=datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    print(f"endpoint of {agency_id} enabled; redrive its dead letters to deliver them")
+    return 0
+
+
 async def run(args: argparse.Namespace) -> int:
+    if args.command == "enable-endpoint":
+        return await enable_endpoint(args.agency, args.by)
     kafka = KafkaSettings()
     engine = make_engine(DatabaseSettings().database_url)
     try:
@@ -128,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--notification", help="one notification id")
     which.add_argument("--agency", help="every dead-lettered notification of one agency")
     which.add_argument("--all", action="store_true", help="every dead-lettered notification")
+    enable = sub.add_parser("enable-endpoint", help="re-enable an endpoint disabled after 410 Gone")
+    enable.add_argument("--agency", required=True)
+    enable.add_argument("--by", default=os.environ.get("USER", "ops"), help="who re-enables it (audit)")
     return asyncio.run(run(parser.parse_args(argv)))
 
 

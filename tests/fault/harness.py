@@ -7,6 +7,9 @@ the same webhook-id. Each test prints its figures.
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +18,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.runner.pipeline import Pipeline
 from shared.runner.samples import all_town_names, sample_report
+from shared.settings import REPO_ROOT
 from shared.store.models import DeliveryAttemptRecord
 from tests.helpers import eventually, expected_notifications, notification_rows
 
@@ -131,3 +136,24 @@ async def drain(db: AsyncEngine, sim_url: str, stream: ReportStream, timeout: fl
 
     await eventually(settled, timeout=timeout, interval=2)
     return await figures(db, sim_url, stream)
+
+
+def ops_command(pipeline: Pipeline, *args: str) -> str:
+    """Run the ops command (list, redrive, enable-endpoint) against this pipeline, as ops would."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": pipeline.config.bootstrap_servers,
+        "DATABASE_URL": pipeline.config.database_url,
+        "ENVIRONMENT": pipeline.config.environment,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.notifier.redrive", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"redrive {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr[-3000:]}"
+    return done.stdout

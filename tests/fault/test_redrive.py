@@ -1,9 +1,6 @@
 """A recipient down long enough to exhaust its retries: its notifications are dead-lettered, never lost;
 once it is back, one command delivers them all, exactly once in the database."""
 
-import os
-import subprocess
-import sys
 import uuid
 
 import httpx
@@ -12,32 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.runner.pipeline import Pipeline
 from shared.runner.samples import sample_report
-from shared.settings import REPO_ROOT
+from tests.fault.harness import ops_command
 from tests.helpers import eventually, notification_rows
 
 pytestmark = pytest.mark.fault
 
 AGENCY = "fbi-new-haven"
-
-
-def redrive_command(pipeline: Pipeline, *args: str) -> str:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": pipeline.config.bootstrap_servers,
-        "DATABASE_URL": pipeline.config.database_url,
-        "ENVIRONMENT": pipeline.config.environment,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "services.notifier.redrive", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"redrive {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr[-3000:]}"
-    return done.stdout
 
 
 async def test_dead_letters_are_redriven_once_the_recipient_is_back(
@@ -59,12 +36,12 @@ async def test_dead_letters_are_redriven_once_the_recipient_is_back(
             return await fbi_states() == ["dead_lettered"] * 5
 
         assert await eventually(all_dead, timeout=120), await fbi_states()
-        listing = redrive_command(fault_pipeline, "list")
+        listing = ops_command(fault_pipeline, "list")
         print(f"\n{listing}")
         assert "5 dead-lettered notification(s)" in listing
 
         await client.post(f"{sim}/control/failures", json={"agency_id": AGENCY, "mode": "ok"})
-        output = redrive_command(fault_pipeline, "redrive", "--agency", AGENCY)
+        output = ops_command(fault_pipeline, "redrive", "--agency", AGENCY)
         print(output)
         assert "redriven 5 notification(s)" in output
 
@@ -73,7 +50,7 @@ async def test_dead_letters_are_redriven_once_the_recipient_is_back(
             return all(r.delivered_at is not None for r in rows) and len(rows) == 5
 
         assert await eventually(all_delivered, timeout=90), await fbi_states()
-        assert "nothing to redrive" in redrive_command(fault_pipeline, "redrive", "--all")
+        assert "nothing to redrive" in ops_command(fault_pipeline, "redrive", "--all")
 
         rows = await notification_rows(fault_db, ids)
         receipts = (await client.get(f"{sim}/receipts")).json()["notifications"]
