@@ -7,14 +7,18 @@ the consumer seeks back to it, so nothing after it is committed past it.
 
 import asyncio
 import base64
+import hashlib
+import json
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.events.deadletter import DeadLetter
@@ -22,7 +26,11 @@ from shared.topics import DEAD_LETTERS
 
 log = structlog.get_logger(__name__)
 
+EventT = TypeVar("EventT", bound=BaseModel)
+
 MAX_MESSAGE_BYTES = 1_000_000
+# The dead letter must itself fit in a Kafka record: a larger original is kept as its first bytes and hash.
+MAX_DEAD_LETTER_ORIGINAL_BYTES = 256 * 1024
 
 
 class PoisonMessage(Exception):
@@ -130,7 +138,9 @@ class ReliableHandler:
             detail=detail,
             failed_at=datetime.now(UTC),
             attempts=attempts,
-            original_value_b64=base64.b64encode(msg.body[:MAX_MESSAGE_BYTES]).decode(),
+            original_value_b64=base64.b64encode(msg.body[:MAX_DEAD_LETTER_ORIGINAL_BYTES]).decode(),
+            original_truncated=len(msg.body) > MAX_DEAD_LETTER_ORIGINAL_BYTES,
+            original_sha256=hashlib.sha256(msg.body).hexdigest(),
         )
         try:
             await self._broker.publish(
@@ -171,3 +181,16 @@ def subscribe_reliably(
         topic, group_id=group_id, ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", **settings
     )(consume)
     return handler
+
+
+def parse_event(model: type[EventT], body: bytes) -> EventT:
+    """Decode and validate one event; anything that is not a valid event of this schema is poison."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PoisonMessage("invalid_json", f"not JSON ({type(exc).__name__})") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        raise PoisonMessage("schema_invalid", problems[:1000]) from exc

@@ -7,7 +7,6 @@ replay is harmless: delivered notifications are skipped, and a webhook seen twic
 
 import asyncio
 import base64
-import json
 import os
 import random
 from collections import defaultdict
@@ -16,14 +15,13 @@ from datetime import UTC, datetime
 import httpx
 import structlog
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import ValidationError
 
 from services.notifier.breaker import CircuitBreakers
 from services.notifier.metrics import ATTEMPT_LATENCY, DEAD_LETTERS, DELIVERIES, DELIVERY_ATTEMPTS, DUPLICATES_SKIPPED
 from services.notifier.retry_policy import DeadLetterIt, Deliver, RetryLater, decide
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import AttemptResult, post_webhook
-from shared.consuming import PoisonMessage
+from shared.consuming import PoisonMessage, parse_event
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import DeadLetter, Notification
 from shared.store.repository import TERMINAL_DELIVERED, Store
@@ -34,16 +32,6 @@ log = structlog.get_logger(__name__)
 RETRIES_HEADER = "retries"
 NOT_BEFORE_HEADER = "not-before"
 REDRIVE_HEADER = "redrive"
-
-
-def parse_notification(body: bytes) -> Notification:
-    try:
-        return Notification.model_validate(json.loads(body))
-    except json.JSONDecodeError as exc:
-        raise PoisonMessage("invalid_json", f"not JSON: {exc.msg} at position {exc.pos}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
-        raise PoisonMessage("schema_invalid", problems[:1000]) from exc
 
 
 class NotificationDeliverer:
@@ -67,7 +55,7 @@ class NotificationDeliverer:
         )
 
     async def __call__(self, msg: KafkaMessage) -> None:
-        notification = parse_notification(msg.body)
+        notification = parse_event(Notification, msg.body)
         state = await self._store.notification_state(notification.notification_id)
         if state is None:
             raise PoisonMessage("unknown_notification", f"{notification.notification_id} was never routed")

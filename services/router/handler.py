@@ -1,34 +1,22 @@
 """Route one report: record it and its notifications, publish them all, then let the offset move."""
 
 import asyncio
-import json
 from datetime import UTC, datetime
 
 import structlog
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import ValidationError
 
 from services.router.decision import decide
 from services.router.metrics import NOTIFICATIONS_PUBLISHED, REPORTS_ROUTED
 from services.router.outputs import build_notifications, decision_event
 from services.router.policy_model import Policy
-from shared.consuming import PoisonMessage
+from shared.consuming import PoisonMessage, parse_event
 from shared.directory.directory import Directory
 from shared.events import Notification, ReportReceived, RoutingDecisionRecorded
 from shared.store.repository import Store
 from shared.topics import NOTIFICATION_TOPICS, ROUTING_DECISIONS
 
 log = structlog.get_logger(__name__)
-
-
-def parse_report_event(body: bytes) -> ReportReceived:
-    try:
-        return ReportReceived.model_validate(json.loads(body))
-    except json.JSONDecodeError as exc:
-        raise PoisonMessage("invalid_json", f"not JSON: {exc.msg} at position {exc.pos}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
-        raise PoisonMessage("schema_invalid", problems[:1000]) from exc
 
 
 class ReportRouter:
@@ -39,7 +27,7 @@ class ReportRouter:
         self._policy = policy
 
     async def __call__(self, msg: KafkaMessage) -> None:
-        event = parse_report_event(msg.body)
+        event = parse_event(ReportReceived, msg.body)
         report_id = event.report.careline_report_id
         existing = await self._store.existing_report(report_id)
         if existing and existing.routed:

@@ -19,5 +19,7 @@ class DeadLetter(Event):
     failed_at: AwareDatetime
     attempts: int = 1
     original_value_b64: str | None = None
+    original_truncated: bool = False
+    original_sha256: str | None = None
     notification_id: str | None = None
     agency_id: str | None = None
