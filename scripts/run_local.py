@@ -5,20 +5,56 @@ import argparse
 import itertools
 import os
 import random
+import shutil
 import signal
+import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 import httpx
 
 from shared.events import RecipientKind
 from shared.infra.kafka_runtime import provide_kafka
+from shared.infra.ports import free_ports
 from shared.runner.pipeline import Pipeline, PipelineConfig
 from shared.runner.samples import all_town_names, sample_report
 from shared.settings import REPO_ROOT
 
 KINDS = tuple(k.value for k in RecipientKind)
+
+
+def start_prometheus(pipeline: Pipeline, work: Path) -> subprocess.Popen[bytes] | None:
+    """Where Debian's `prometheus` is installed, a real server scrapes every service with the alert rules."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        return None
+    folder = work / "prometheus"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(REPO_ROOT / "deploy" / "prometheus" / "alerts.yml", folder / "alerts.yml")
+    jobs = "".join(
+        f"  - job_name: {name}\n    static_configs: [{{targets: ['{svc.url.removeprefix('http://')}']}}]\n"
+        for name, svc in pipeline.services.items()
+        if name != "recipient-sim"
+    )
+    config = folder / "prometheus.yml"
+    config.write_text(
+        f"global: {{scrape_interval: 5s, evaluation_interval: 5s}}\nrule_files: [alerts.yml]\nscrape_configs:\n{jobs}"
+    )
+    port = free_ports(1)[0]
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "prometheus.log").open("wb"),
+    )
+    print(f"  prometheus: http://127.0.0.1:{port}/   (alerts: /alerts)", flush=True)
+    return process
 
 
 def _stop(_: int, __: FrameType | None) -> None:
@@ -44,17 +80,22 @@ def main() -> int:
     )
     database_url = os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{work / 'careline.db'}")
     pipeline = Pipeline(PipelineConfig(kafka.bootstrap_servers, database_url, work, ack_delay_seconds=2.0))
+    prometheus: subprocess.Popen[bytes] | None = None
     try:
         pipeline.start()
         print(f"all services healthy in {time.monotonic() - started:.1f}s; logs in {work / 'logs'}", flush=True)
         print(f"  intake:    {pipeline.url('intake')}/v1/reports   (POST a Careline report)", flush=True)
-        print(f"  dashboard: {pipeline.url('ops')}/", flush=True)
+        user, password = pipeline.ops_credentials
+        print(f"  dashboard: {pipeline.url('ops')}/   (user {user!r}, password {password!r})", flush=True)
         print(f"  database:  {database_url}", flush=True)
+        prometheus = start_prometheus(pipeline, work)
         run_reports(pipeline, args.interval, args.seconds)
     except KeyboardInterrupt:
         pass
     finally:
         print("stopping...", flush=True)
+        if prometheus is not None:
+            prometheus.terminate()
         pipeline.stop()
         kafka.stop()
     return 0
@@ -84,7 +125,7 @@ def run_reports(pipeline: Pipeline, interval: float, seconds: float) -> None:
 
 def print_progress(client: httpx.Client, pipeline: Pipeline, accepted: int, refused: int) -> None:
     try:
-        summary = client.get(f"{pipeline.url('ops')}/api/summary").json()
+        summary = client.get(f"{pipeline.url('ops')}/api/summary", auth=pipeline.ops_credentials).json()
     except httpx.HTTPError as exc:
         print(f"(dashboard unavailable: {type(exc).__name__})", flush=True)
         return

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.telemetry import configure_telemetry
+
 log = structlog.get_logger(__name__)
 
 
@@ -25,6 +27,8 @@ def validation_problem(exc: RequestValidationError) -> list[dict[str, str]]:
 
 
 def add_common_routes(app: FastAPI, readiness: Callable[[], bool]) -> None:
+    configure_telemetry()  # no-op unless enabled; FastAPI then traces requests, continuing the caller's trace
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(

@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.settings import KafkaSettings
+from shared.telemetry import kafka_middlewares
 
 
 def _ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
@@ -40,8 +41,11 @@ def security_for(settings: KafkaSettings) -> BaseSecurity | None:
 
 
 def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: Any) -> KafkaBroker:
-    """Every producer is idempotent with acks=all: a 'sent' record is on every in-sync replica."""
+    """Every producer is idempotent with acks=all: a 'sent' record is on every in-sync replica.
+
+    With telemetry on, FastStream's telemetry middleware carries the trace context in Kafka headers."""
     settings = settings or KafkaSettings()
+    kwargs.setdefault("middlewares", kafka_middlewares(service))
     return KafkaBroker(
         settings.bootstrap_servers,
         client_id=f"{settings.client_id_prefix}-{service}",

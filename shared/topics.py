@@ -14,6 +14,7 @@ CARELINE_INBOUND = "careline.reports.inbound.v1"
 REPORTS = "careline.reports.v1"
 ROUTING_DECISIONS = "routing.decisions.v1"
 ACKNOWLEDGEMENTS = "acknowledgements.v1"
+ESCALATIONS = "escalations.v1"
 DEAD_LETTERS = "pipeline.deadletter.v1"
 NOTIFICATION_DEAD_LETTERS = "notifications.deadletter.v1"
 
@@ -58,6 +59,7 @@ def topic_specs(replication_factor: int = 1) -> list[TopicSpec]:
         TopicSpec(REPORTS, 6, base),
         TopicSpec(ROUTING_DECISIONS, 3, base),
         TopicSpec(ACKNOWLEDGEMENTS, 3, base),
+        TopicSpec(ESCALATIONS, 3, base),
         TopicSpec(DEAD_LETTERS, 1, base),
         TopicSpec(NOTIFICATION_DEAD_LETTERS, 1, base),
     ]

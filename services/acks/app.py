@@ -1,6 +1,7 @@
-"""POST /v1/acks: verify the agency's signature, record the acknowledgement once, publish it."""
+"""POST /v1/acks and the one-click link: verify who is acknowledging, record it once, publish it."""
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -11,23 +12,36 @@ from pydantic import ValidationError
 
 from services.acks.metrics import ACKS, TIME_TO_ACK
 from services.acks.settings import AcksSettings
+from shared.acklinks import DEV_LINK_SECRET, AckLinkSettings, LinkInvalid, verify_token
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import AcknowledgementRecorded, AckRequest
 from shared.http import BrokerConnection, add_common_routes, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
-from shared.settings import DatabaseSettings, KafkaSettings
+from shared.settings import DatabaseSettings, KafkaSettings, SecretsSettings
 from shared.signing import SignatureInvalid, verify_signature
+from shared.store.acknowledging import AckInput, AckOutcome, record_ack, webhook_id_seen
 from shared.store.engine import make_engine, make_session_factory
+from shared.store.models import NotificationRecord
 from shared.store.repository import Store
 from shared.topics import ACKNOWLEDGEMENTS
 
 log = structlog.get_logger(__name__)
 
+ONE_CLICK_ACTOR = "one-click link"
+
 
 def _refuse(status: int, error: str, outcome: str) -> JSONResponse:
     ACKS.labels(outcome).inc()
     return JSONResponse({"error": error}, status_code=status)
+
+
+def _link_settings(environment: str) -> AckLinkSettings:
+    """Production refuses the development link secret: a known secret would let anyone acknowledge."""
+    links = AckLinkSettings()
+    if environment == "production" and links.secret.get_secret_value() == DEV_LINK_SECRET:
+        raise SystemExit("ACK_LINK_SECRET must be set in production")
+    return links
 
 
 def create_app(settings: AcksSettings | None = None) -> FastAPI:
@@ -36,8 +50,10 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
     broker = make_broker("acks", kafka)
     connection = BrokerConnection(broker)
     engine = make_engine(DatabaseSettings().database_url)
-    store = Store(make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    store = Store(sessions)
     endpoints = EndpointRegistry()
+    links = _link_settings(SecretsSettings().environment)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +63,62 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Careline DMST acknowledgements", lifespan=lifespan)
     add_common_routes(app, lambda: connection.ready)
+
+    async def record(
+        notification: NotificationRecord, *, by: str, note: str | None, webhook_id: str, channel: str
+    ) -> JSONResponse:
+        """Publish first (the event must exist before the ack is final), then record in one transaction."""
+        now = datetime.now(UTC)
+        if notification.acknowledged_at is None:
+            if not connection.ready:
+                return _refuse(503, "acknowledgement not recorded: Kafka not connected; retry", "unavailable")
+            event = AcknowledgementRecorded(
+                notification_id=notification.notification_id,
+                report_id=notification.report_id,
+                agency_id=notification.agency_id,
+                acknowledged_at=now,
+            )
+            try:
+                await broker.publish(
+                    event.model_dump_json().encode(),
+                    ACKNOWLEDGEMENTS,
+                    key=notification.report_id.encode(),
+                    headers={"content-type": "application/json", "event-type": event.event_type},
+                )
+            except Exception as exc:
+                log.error("ack_publish_failed", error_type=type(exc).__name__)
+                return _refuse(503, "acknowledgement not recorded: Kafka unavailable; retry", "unavailable")
+        outcome = await record_ack(
+            sessions,
+            AckInput(
+                notification_id=notification.notification_id,
+                report_id=notification.report_id,
+                agency_id=notification.agency_id,
+                acknowledged_by=by,
+                note=note,
+                webhook_id=webhook_id,
+                at=now,
+                deadline_at=notification.deadline_at,
+                channel=channel,
+            ),
+        )
+        if outcome is AckOutcome.REPLAYED:
+            log.warning("ack_refused_replay", notification_id=notification.notification_id)
+            return _refuse(409, "webhook-id already used: replayed acknowledgement refused", "replayed")
+        if outcome is AckOutcome.ALREADY_ACKNOWLEDGED:
+            ACKS.labels("already_acknowledged").inc()
+            current = await store.notification(notification.notification_id)
+            at = current.acknowledged_at if current and current.acknowledged_at else now
+            return JSONResponse({"status": "already_acknowledged", "acknowledged_at": at.isoformat()})
+        ACKS.labels("recorded").inc()
+        TIME_TO_ACK.labels(notification.recipient_kind).observe((now - notification.created_at).total_seconds())
+        log.info(
+            "acknowledgement_recorded",
+            notification_id=notification.notification_id,
+            agency_id=notification.agency_id,
+            channel=channel,
+        )
+        return JSONResponse({"status": "recorded", "acknowledged_at": now.isoformat()})
 
     @app.post("/v1/acks")
     async def acknowledge(request: Request) -> JSONResponse:
@@ -71,43 +143,29 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
         if notification.agency_id != ack.agency_id:
             log.warning("ack_refused_wrong_agency", notification_id=ack.notification_id, agency_id=ack.agency_id)
             return _refuse(403, "this notification was not sent to your agency", "wrong_agency")
-        if notification.acknowledged_at is not None:
-            return JSONResponse(
-                {"status": "already_acknowledged", "acknowledged_at": notification.acknowledged_at.isoformat()}
-            )
-        if not connection.ready:
-            return _refuse(503, "acknowledgement not recorded: Kafka not connected; retry", "unavailable")
-        now = datetime.now(UTC)
-        event = AcknowledgementRecorded(
-            notification_id=ack.notification_id,
-            report_id=notification.report_id,
-            agency_id=ack.agency_id,
-            acknowledged_at=now,
+        webhook_id = request.headers.get("webhook-id", "")
+        if await webhook_id_seen(sessions, webhook_id):
+            log.warning("ack_refused_replay", notification_id=ack.notification_id, agency_id=ack.agency_id)
+            return _refuse(409, "webhook-id already used: replayed acknowledgement refused", "replayed")
+        return await record(
+            notification, by=ack.acknowledged_by, note=ack.note, webhook_id=webhook_id, channel="webhook"
         )
+
+    @app.get("/v1/acks/link/{token}")
+    async def acknowledge_by_link(token: str) -> JSONResponse:
+        """Opening the link acknowledges: the token itself is the proof (HMAC, agency-bound, expiring)."""
         try:
-            await broker.publish(
-                event.model_dump_json().encode(),
-                ACKNOWLEDGEMENTS,
-                key=notification.report_id.encode(),
-                headers={"content-type": "application/json"},
-            )
-        except Exception as exc:
-            log.error("ack_publish_failed", error_type=type(exc).__name__)
-            return _refuse(503, "acknowledgement not recorded: Kafka unavailable; retry", "unavailable")
-        created = await store.record_acknowledgement(
-            notification_id=ack.notification_id,
-            agency_id=ack.agency_id,
-            acknowledged_by=ack.acknowledged_by,
-            note=ack.note,
-            webhook_id=request.headers.get("webhook-id", ""),
-            at=now,
-        )
-        if not created:
-            return JSONResponse({"status": "already_acknowledged"})
-        ACKS.labels("recorded").inc()
-        TIME_TO_ACK.labels(notification.recipient_kind).observe((now - notification.created_at).total_seconds())
-        log.info("acknowledgement_recorded", notification_id=ack.notification_id, agency_id=ack.agency_id)
-        return JSONResponse({"status": "recorded", "acknowledged_at": now.isoformat()})
+            claim = verify_token(links.secret.get_secret_value(), token)
+        except LinkInvalid as exc:
+            expired = str(exc) == "link expired"
+            log.warning("ack_link_refused", problem=str(exc))
+            return _refuse(410 if expired else 403, str(exc), "link_expired" if expired else "link_invalid")
+        notification = await store.notification(claim.notification_id)
+        if notification is None or notification.agency_id != claim.agency_id:
+            log.warning("ack_link_refused_unknown", notification_id=claim.notification_id)
+            return _refuse(404, "unknown notification", "unknown_notification")
+        click_id = f"link:{claim.notification_id}:{uuid.uuid4().hex}"
+        return await record(notification, by=ONE_CLICK_ACTOR, note=None, webhook_id=click_id, channel=ONE_CLICK_ACTOR)
 
     return app
 

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from services.intake.clocks import with_clocks
 from services.intake.inbound import make_inbound_processor
 from services.intake.metrics import INTAKE_LATENCY, INTAKE_REQUESTS
 from services.intake.publishing import KafkaUnavailable, publish_report
@@ -21,6 +22,7 @@ from shared.http import BrokerConnection, add_common_routes, validation_problem
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings, KafkaSettings
+from shared.store.audit import timeline
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
 from shared.topics import CARELINE_INBOUND
@@ -34,7 +36,8 @@ def create_app(settings: IntakeSettings | None = None, kafka: KafkaSettings | No
     broker = make_broker("intake", kafka)
     connection = BrokerConnection(broker)
     engine = make_engine(DatabaseSettings().database_url)
-    store = Store(make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    store = Store(sessions)
 
     if settings.consume_inbound_topic:
         subscribe_reliably(broker, CARELINE_INBOUND, "intake-inbound", make_inbound_processor(broker, kafka))
@@ -101,7 +104,15 @@ def create_app(settings: IntakeSettings | None = None, kafka: KafkaSettings | No
                 },
                 status_code=404,
             )
-        return JSONResponse(status)
+        return JSONResponse(await with_clocks(sessions, status))
+
+    @app.get("/v1/reports/{report_id}/timeline")
+    async def get_timeline(report_id: str) -> JSONResponse:
+        """Every step of the report's story in order: ids, times and outcomes, no personal data."""
+        steps = await timeline(sessions, report_id)
+        if steps is None:
+            return JSONResponse({"error": f"no routed report {report_id!r}"}, status_code=404)
+        return JSONResponse({"report_id": report_id, "steps": [s.as_json() for s in steps]})
 
     return app
 

@@ -7,6 +7,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.notifier.handler import NotificationDeliverer
+from services.notifier.metrics import OPEN_CIRCUITS
 from services.notifier.settings import NotifierSettings
 from shared.consuming import subscribe_reliably
 from shared.directory.endpoints import EndpointRegistry
@@ -52,6 +53,13 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     app = FastAPI(title=f"Careline DMST notifier ({settings.kind.value})", lifespan=lifespan)
     add_common_routes(app, lambda: connection.ready)
+    OPEN_CIRCUITS.watch(settings.kind.value, deliverer.breakers.open_circuits)
+
+    @app.get("/breakers", include_in_schema=False)
+    async def breakers() -> dict[str, list[str]]:
+        """Agencies whose circuit is open now (the ops page lists them)."""
+        return {"open": deliverer.breakers.open_circuits()}
+
     return app
 
 

@@ -1,69 +1,113 @@
-"""Ops dashboard (first cut): counts of reports and notifications by recipient kind and state.
+"""Ops service: the live dashboard, its JSON API and the ops actions, all behind authentication.
 
-Ids, kinds, states and counts only; no personal data reaches this page.
+Ids, agency names, states and times only: no personal data reaches this page or its API.
 """
 
+import asyncio
 import contextlib
-import html
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+import httpx
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
+from services.ops.actions import enable_endpoint, redrive_dead_letters
+from services.ops.auth import Authenticator
+from services.ops.lag import LagReader, LagTracker
+from services.ops.page import dashboard_page, report_page, static_file
+from services.ops.queries import STATES, OpsQueries
 from services.ops.settings import OpsSettings
+from services.ops.snapshot import build_snapshot
 from shared.http import add_common_routes, serve
 from shared.logging import configure_logging
-from shared.settings import DatabaseSettings
+from shared.settings import DatabaseSettings, KafkaSettings
 from shared.store.engine import make_engine, make_session_factory
-from shared.store.repository import Store
-
-STATES = ("pending", "retrying", "delivered", "acknowledged", "failed", "dead_lettered")
 
 
-async def summary(store: Store) -> dict[str, Any]:
-    counts = await store.counts_by_kind_and_state()
-    kinds = sorted({kind for kind, _ in counts})
-    return {
-        "reports": await store.report_count(),
-        "notifications": {kind: {s: counts.get((kind, s), 0) for s in STATES} for kind in kinds},
-    }
+class RedriveRequest(BaseModel):
+    notification_id: str | None = None
+    agency_id: str | None = None
 
 
-def render(data: dict[str, Any]) -> str:
-    header = "".join(f"<th>{html.escape(s)}</th>" for s in STATES)
-    rows = "".join(
-        f"<tr><td>{html.escape(kind)}</td>" + "".join(f"<td>{n[s]}</td>" for s in STATES) + "</tr>"
-        for kind, n in data["notifications"].items()
-    )
-    return f"""<!doctype html><html><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="2">
-<title>Careline DMST pipeline</title>
-<style>body{{font-family:system-ui,sans-serif;margin:1rem}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}}</style></head>
-<body><h1>Careline DMST pipeline</h1><p>Reports routed: <b id="reports">{data["reports"]}</b></p>
-<table><thead><tr><th>recipient kind</th>{header}</tr></thead><tbody>{rows}</tbody></table></body></html>"""
-
-
-def create_app() -> FastAPI:
+def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None = None) -> FastAPI:
+    settings = settings or OpsSettings()
+    kafka = kafka or KafkaSettings()
     engine = make_engine(DatabaseSettings().database_url)
-    store = Store(make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    queries = OpsQueries(sessions)
+    reader = LagReader(kafka)
+    lag = LagTracker(reader, settings.lag_sample_seconds, settings.lag_history_minutes)
+    client = httpx.AsyncClient(timeout=2.0)
+    authenticate = Authenticator(
+        settings.username, settings.password_hash.get_secret_value() if settings.password_hash else None
+    )
+    User = Annotated[str, Depends(authenticate)]
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sampler = asyncio.create_task(lag.run())
         yield
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+        await reader.close()
+        await client.aclose()
         await engine.dispose()
 
     app = FastAPI(title="Careline DMST ops", lifespan=lifespan)
     add_common_routes(app, lambda: True)
 
-    @app.get("/api/summary")
-    async def api_summary() -> dict[str, Any]:
-        return await summary(store)
-
     @app.get("/", response_class=HTMLResponse)
-    async def page() -> str:
-        return render(await summary(store))
+    async def page(_: User) -> str:
+        return dashboard_page()
+
+    @app.get("/static/{name}")
+    async def static(name: str, _: User) -> Response:
+        found = static_file(name)
+        if found is None:
+            raise HTTPException(404, "no such file")
+        return Response(found[0], media_type=found[1], headers={"cache-control": "no-cache"})
+
+    @app.get("/reports/{report_id}", response_class=HTMLResponse)
+    async def one_report_page(report_id: str, _: User) -> str:
+        return report_page(report_id)
+
+    @app.get("/api/state")
+    async def api_state(_: User) -> dict[str, Any]:
+        return await build_snapshot(queries, client, settings.service_urls(), lag, settings.at_risk_seconds)
+
+    @app.get("/api/summary")
+    async def api_summary(_: User) -> dict[str, Any]:
+        """Compact counts (the local runner prints them): reports routed, notifications by kind and state."""
+        per_kind: dict[str, dict[str, int]] = {}
+        for row in await queries.by_recipient():
+            counts = per_kind.setdefault(row["recipient_kind"], dict.fromkeys(STATES, 0))
+            for state in STATES:
+                counts[state] += row[state]
+        return {"reports": (await queries.report_counts())["routed"], "notifications": per_kind}
+
+    @app.get("/api/reports/{report_id}")
+    async def api_report(report_id: str, _: User) -> dict[str, Any]:
+        found = await queries.report(report_id)
+        if found is None:
+            raise HTTPException(404, f"no routed report {report_id!r}")
+        return found
+
+    @app.post("/api/redrive")
+    async def api_redrive(body: RedriveRequest, user: User) -> dict[str, Any]:
+        if not body.notification_id and not body.agency_id:
+            raise HTTPException(422, "name a notification_id or an agency_id")
+        result = await redrive_dead_letters(
+            kafka, sessions, user, notification_id=body.notification_id, agency_id=body.agency_id
+        )
+        return {"redriven": result.redriven}
+
+    @app.post("/api/endpoints/{agency_id}/enable")
+    async def api_enable(agency_id: str, user: User) -> dict[str, str]:
+        await enable_endpoint(sessions, user, agency_id)
+        return {"agency_id": agency_id, "disabled": "false"}
 
     return app
 
@@ -71,4 +115,4 @@ def create_app() -> FastAPI:
 def main() -> None:
     configure_logging("ops")
     settings = OpsSettings()
-    serve(create_app(), settings.host, settings.port)
+    serve(create_app(settings), settings.host, settings.port)

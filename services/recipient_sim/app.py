@@ -61,6 +61,8 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
     client = httpx.AsyncClient(timeout=10.0)
     tasks: set[asyncio.Task[None]] = set()
 
+    silent = {a.strip() for a in settings.never_ack.split(",") if a.strip()}
+
     async def send_ack(agency_id: str, notification_id: str) -> None:
         await asyncio.sleep(settings.ack_delay_seconds)
         body = json.dumps(
@@ -107,7 +109,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         notification_id = notification["notification_id"]
         first = notification_id not in state.receipts
         state.receipts[notification_id].append({"agency_id": agency_id, "webhook_id": request.headers["webhook-id"]})
-        if first:
+        if first and agency_id not in silent:
             task = asyncio.create_task(send_ack(agency_id, notification_id))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -10,3 +10,5 @@ class SimulatorSettings(BaseSettings):
     ack_delay_seconds: float = 1.0
     # e.g. "fbi-new-haven=503,pd-hartford=timeout": failure modes from the start
     failures: str = ""
+    # e.g. "pd-hartford,mdt-hartford": agencies that receive but never acknowledge (to exercise escalation)
+    never_ack: str = ""

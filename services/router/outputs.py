@@ -5,16 +5,23 @@ from datetime import datetime
 from services.router.decision import RoutingDecision
 from services.router.payloads import fields_sent, payload_for
 from services.router.policy_model import Policy
+from shared.acklinks import AckLinkSettings, link_for
 from shared.events import CarelineReport, DecidedRecipient, FallbackUsed, Notification, RoutingDecisionRecorded
 from shared.events.notification import notification_id_for
 
 
 def build_notifications(
-    report: CarelineReport, decision: RoutingDecision, policy: Policy, now: datetime
+    report: CarelineReport,
+    decision: RoutingDecision,
+    policy: Policy,
+    now: datetime,
+    links: AckLinkSettings | None = None,
 ) -> list[Notification]:
+    """Each carries a one-click acknowledgement link that expires at the recipient's deadline."""
+    links = links or AckLinkSettings()
     return [
         Notification(
-            notification_id=notification_id_for(report.careline_report_id, r.kind, r.agency.agency_id),
+            notification_id=(nid := notification_id_for(report.careline_report_id, r.kind, r.agency.agency_id)),
             report_id=report.careline_report_id,
             recipient_kind=r.kind,
             agency_id=r.agency.agency_id,
@@ -25,6 +32,7 @@ def build_notifications(
             policy_version=decision.policy_version,
             created_at=now,
             payload=payload_for(report, policy.recipient_kinds[r.kind]),
+            ack_url=link_for(links, nid, r.agency.agency_id, report.received_at + r.deadline),
         )
         for r in decision.recipients
     ]

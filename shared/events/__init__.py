@@ -9,6 +9,7 @@ from shared.events.careline import (
     Reporter,
 )
 from shared.events.deadletter import DeadLetter
+from shared.events.escalation import EscalationAction, EscalationRecorded
 from shared.events.notification import Notification, RecipientKind
 from shared.events.report_received import ReportReceived
 from shared.events.routing_decision import DecidedRecipient, FallbackUsed, RoutingDecisionRecorded
@@ -22,6 +23,8 @@ __all__ = [
     "Classification",
     "DeadLetter",
     "DecidedRecipient",
+    "EscalationAction",
+    "EscalationRecorded",
     "FallbackUsed",
     "Notification",
     "RecipientKind",

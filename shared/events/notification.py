@@ -39,3 +39,4 @@ class Notification(Event):
     policy_version: str
     created_at: AwareDatetime
     payload: dict[str, Any] = Field(description="Only the fields the policy allows this recipient kind.")
+    ack_url: str | None = Field(default=None, description="Signed one-click acknowledgement link, expiring.")

@@ -1,9 +1,13 @@
 """The whole pipeline on one machine: topics, schema, every service and the recipient simulator."""
 
 import asyncio
+import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from argon2 import PasswordHasher
 
 from shared.events import RecipientKind
 from shared.infra.ports import free_ports
@@ -23,14 +27,17 @@ class PipelineConfig:
     notifier_env: dict[str, str] = field(default_factory=dict)
     environment: str = "local"
     extra_env: dict[str, str] = field(default_factory=dict)
+    ops_username: str = "ops"
+    ops_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # only its hash reaches ops
 
 
 class Pipeline:
-    """Start order: recipient simulator, acks, notifiers, router, intake, ops; stop in reverse."""
+    """Start order: recipient simulator, acks, notifiers, router, escalator, intake, ops; stop in reverse."""
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
-        names = ["recipient-sim", "acks", *(f"notifier-{k.value}" for k in RecipientKind), "router", "intake", "ops"]
+        notifiers = [f"notifier-{k.value}" for k in RecipientKind]
+        names = ["recipient-sim", "acks", *notifiers, "router", "escalator", "intake", "ops"]
         ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.ports = ports
         common = {
@@ -39,12 +46,13 @@ class Pipeline:
             "ENVIRONMENT": config.environment,
             "RECIPIENT_BASE_URL": f"http://127.0.0.1:{ports['recipient-sim']}",
             "LOG_FORMAT": "json",
+            "ACK_LINK_BASE_URL": f"http://127.0.0.1:{ports['acks']}",
             **config.extra_env,
         }
         log_dir = config.work_dir / "logs"
 
         def service(name: str, module: str, env: dict[str, str]) -> ServiceProcess:
-            return ServiceProcess(name, module, ports[name], {**common, **env}, log_dir)
+            return ServiceProcess(name, module, ports[name], {**common, "OTEL_SERVICE_NAME": name, **env}, log_dir)
 
         self.services: dict[str, ServiceProcess] = {
             "recipient-sim": service(
@@ -76,6 +84,9 @@ class Pipeline:
                 },
             )
         self.services["router"] = service("router", "services.router", {"ROUTER_PORT": str(ports["router"])})
+        self.services["escalator"] = service(
+            "escalator", "services.escalator", {"ESCALATOR_PORT": str(ports["escalator"])}
+        )
         self.services["intake"] = service(
             "intake",
             "services.intake",
@@ -84,7 +95,22 @@ class Pipeline:
                 "INTAKE_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['intake']}",
             },
         )
-        self.services["ops"] = service("ops", "services.ops", {"OPS_PORT": str(ports["ops"])})
+        watched = {name: svc.url for name, svc in self.services.items()}
+        self.services["ops"] = service(
+            "ops",
+            "services.ops",
+            {
+                "OPS_PORT": str(ports["ops"]),
+                "OPS_USERNAME": config.ops_username,
+                "OPS_PASSWORD_HASH": PasswordHasher().hash(config.ops_password),
+                "OPS_SERVICES": json.dumps(watched),
+            },
+        )
+
+    @property
+    def ops_credentials(self) -> tuple[str, str]:
+        """Username and password for the ops dashboard and its API (HTTP Basic)."""
+        return self.config.ops_username, self.config.ops_password
 
     def url(self, name: str) -> str:
         return self.services[name].url

@@ -1,0 +1,1 @@
+"""Audit commands: timeline CSV export, compliance report, retention purge."""

@@ -1,0 +1,8 @@
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuditSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUDIT_", extra="ignore")
+
+    retention_days: int = Field(default=400, ge=365, description="CJIS 5.4.7: audit records kept >= 1 year.")

@@ -1,0 +1,1 @@
+"""Escalator: durable acknowledgement timers; re-notifies and escalates along the policy's chain."""

@@ -1,0 +1,3 @@
+from services.escalator.app import main
+
+main()

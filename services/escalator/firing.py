@@ -1,0 +1,193 @@
+"""Fires due timers: at-least-once publication, made harmless by deterministic ids and dedupe keys.
+
+Per timer, in one locking transaction: claim the row (FOR UPDATE SKIP LOCKED); if the notification was
+acknowledged meanwhile, cancel it; otherwise commit the escalation notification's row and audit record
+(a separate, already committed transaction, so the notifier finds the row), publish the notification and
+the escalation event (acks=all), and only then set fired_at. A crash before fired_at commits leaves the
+timer due, so the step fires again with the same ids (never lost); after it commits the step is done
+(never fired twice).
+"""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.escalator.chain import DEADLINE, RENOTIFY, escalation_notification_id, target_for
+from shared.acklinks import AckLinkSettings, link_for
+from shared.events import EscalationRecorded, Notification
+from shared.store.acknowledging import deadline_key
+from shared.store.audit import AuditEntry, add_audit
+from shared.store.escalations import claim_due_timer, record_escalation_notification
+from shared.store.models import EscalationTimerRecord, NotificationRecord
+from shared.topics import ESCALATIONS, NOTIFICATION_TOPICS
+
+log = structlog.get_logger(__name__)
+
+
+class TimerFirer:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        sessions: async_sessionmaker[AsyncSession],
+        policy_version: str,
+        links: AckLinkSettings | None = None,
+    ) -> None:
+        self._broker = broker
+        self._sessions = sessions
+        self._policy_version = policy_version
+        self._links = links or AckLinkSettings()
+
+    async def run(self, poll_seconds: float, ready: "asyncio.Event") -> None:
+        """Poll forever; a failure is logged and retried on the next poll (the timer stays due)."""
+        await ready.wait()
+        while True:
+            try:
+                while await self.fire_one():
+                    pass
+            except Exception as exc:
+                log.error("escalation_fire_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+            await asyncio.sleep(poll_seconds)
+
+    async def fire_one(self, now: datetime | None = None) -> bool:
+        """Handle the oldest due timer; False when none is due."""
+        now = now or datetime.now(UTC)
+        async with self._sessions.begin() as session:
+            timer = await claim_due_timer(session, now)
+            if timer is None:
+                return False
+            original = await session.get(NotificationRecord, timer.notification_id)
+            assert original is not None, "timers reference notifications (foreign key)"
+            if original.acknowledged_at is not None:
+                timer.cancelled_at = now
+                return True
+            if timer.action == DEADLINE:
+                await self._deadline_missed(session, timer, original, now)
+            else:
+                await self._escalate(timer, original, now)
+            timer.fired_at = now
+            return True
+
+    async def _deadline_missed(
+        self, session: AsyncSession, timer: EscalationTimerRecord, original: NotificationRecord, now: datetime
+    ) -> None:
+        await add_audit(
+            session,
+            AuditEntry(
+                occurred_at=now,
+                event="deadline_missed",
+                actor="escalator",
+                dedupe_key=deadline_key(original.notification_id),
+                report_id=original.report_id,
+                notification_id=original.notification_id,
+                agency_id=original.agency_id,
+                detail=f"no acknowledgement by the deadline {original.deadline_at.isoformat()}",
+            ),
+        )
+        await self._publish_event(timer, original, now, None)
+        log.warning("deadline_missed", notification_id=original.notification_id, agency_id=original.agency_id)
+
+    async def _escalate(self, timer: EscalationTimerRecord, original: NotificationRecord, now: datetime) -> None:
+        target = target_for(timer.target_agency_id or original.agency_id)
+        esc_id = escalation_notification_id(original.notification_id, timer.step, target.agency_id)
+        renotify = timer.action == RENOTIFY
+        waited = int((timer.due_at - original.created_at).total_seconds())
+        reason = (
+            f"escalation step {timer.step} ({timer.action}): {original.recipient_kind} notification "
+            f"{original.notification_id} to {original.agency_id} not acknowledged after {waited}s"
+        )[:300]
+        await record_escalation_notification(
+            self._sessions,
+            {
+                "notification_id": esc_id,
+                "report_id": original.report_id,
+                "recipient_kind": target.kind.value,
+                "agency_id": target.agency_id,
+                "agency_name": target.name,
+                "reason": reason,
+                "fallback": False,
+                "state": "pending",
+                "created_at": now,
+                "deadline_at": original.deadline_at,
+                "attempts": 0,
+            },
+            AuditEntry(
+                occurred_at=now,
+                event="renotified" if renotify else "escalated",
+                actor="escalator",
+                dedupe_key=f"escalation:{original.notification_id}:{timer.step}",
+                report_id=original.report_id,
+                notification_id=original.notification_id,
+                agency_id=target.agency_id,
+                detail=f"step {timer.step} due {timer.due_at.isoformat()}; sent as {esc_id}",
+            ),
+        )
+        notification = Notification(
+            notification_id=esc_id,
+            report_id=original.report_id,
+            recipient_kind=target.kind,
+            agency_id=target.agency_id,
+            agency_name=target.name,
+            reason=reason,
+            deadline_at=original.deadline_at,
+            policy_version=self._policy_version,
+            created_at=now,
+            payload=self._payload(original, timer, renotify),
+            ack_url=link_for(self._links, esc_id, target.agency_id, original.deadline_at),
+        )
+        await self._broker.publish(
+            notification.model_dump_json().encode(),
+            NOTIFICATION_TOPICS[target.kind],
+            key=target.agency_id.encode(),
+            headers={"content-type": "application/json", "event-type": notification.event_type},
+        )
+        await self._publish_event(timer, original, now, esc_id)
+        log.info(
+            "escalation_fired",
+            notification_id=original.notification_id,
+            step=timer.step,
+            action=timer.action,
+            target_agency_id=target.agency_id,
+        )
+
+    def _payload(self, original: NotificationRecord, timer: EscalationTimerRecord, renotify: bool) -> dict[str, Any]:
+        """Ids and times only: the escalator never carries report content (minimum necessary)."""
+        payload: dict[str, Any] = {
+            "careline_report_id": original.report_id,
+            "unacknowledged_notification_id": original.notification_id,
+            "unacknowledged_agency_id": original.agency_id,
+            "recipient_kind": original.recipient_kind,
+            "sent_at": original.created_at.isoformat(),
+            "deadline_at": original.deadline_at.isoformat(),
+            "escalation_step": timer.step,
+        }
+        if renotify:
+            payload["acknowledge_original_url"] = link_for(
+                self._links, original.notification_id, original.agency_id, original.deadline_at
+            )
+        return payload
+
+    async def _publish_event(
+        self, timer: EscalationTimerRecord, original: NotificationRecord, now: datetime, esc_id: str | None
+    ) -> None:
+        event = EscalationRecorded(
+            notification_id=original.notification_id,
+            report_id=original.report_id,
+            agency_id=original.agency_id,
+            step=timer.step,
+            action=timer.action,
+            target_agency_id=timer.target_agency_id,
+            escalation_notification_id=esc_id,
+            due_at=timer.due_at,
+            fired_at=now,
+            deadline_at=original.deadline_at,
+        )
+        await self._broker.publish(
+            event.model_dump_json().encode(),
+            ESCALATIONS,
+            key=original.report_id.encode(),
+            headers={"content-type": "application/json", "event-type": event.event_type},
+        )

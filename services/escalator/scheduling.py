@@ -1,0 +1,37 @@
+"""Creates the durable timers for every recipient of a routing decision (idempotent on replay)."""
+
+import structlog
+from faststream.kafka import KafkaMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.escalator.chain import plan_timers
+from services.router.policy_model import Policy
+from shared.consuming import PoisonMessage, parse_event
+from shared.events import RoutingDecisionRecorded
+from shared.store.escalations import known_notifications, schedule_timers
+
+log = structlog.get_logger(__name__)
+
+
+class TimerScheduler:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], policy: Policy, minute_seconds: float) -> None:
+        self._sessions = sessions
+        self._policy = policy
+        self._minute_seconds = minute_seconds
+
+    async def __call__(self, msg: KafkaMessage) -> None:
+        decision = parse_event(RoutingDecisionRecorded, msg.body)
+        ids = [r.notification_id for r in decision.recipients]
+        if missing := sorted(set(ids) - await known_notifications(self._sessions, ids)):
+            # The router commits its rows before it publishes the decision, so this is never a race:
+            # the decision belongs to another store; retrying would block the partition forever.
+            raise PoisonMessage("unknown_notification", f"{len(missing)} notification(s) not in the store")
+        rows = [
+            row
+            for r in decision.recipients
+            for row in plan_timers(
+                r, self._policy.recipient_kinds[r.recipient_kind], decision.decided_at, self._minute_seconds
+            )
+        ]
+        added = await schedule_timers(self._sessions, rows)
+        log.info("escalation_timers_scheduled", report_id=decision.report_id, timers=added)

@@ -1,0 +1,20 @@
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, PositiveFloat
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.router.policy_loader import DEFAULT_POLICY
+
+
+class EscalatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ESCALATOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8086
+    poll_seconds: PositiveFloat = 1.0
+    policy_file: Path = DEFAULT_POLICY
+    minute_seconds: PositiveFloat = Field(
+        default=60.0,
+        validation_alias=AliasChoices("ESCALATION_MINUTE_SECONDS", "ESCALATOR_MINUTE_SECONDS"),
+        description="How long one policy minute lasts; tests shorten it (1 = one policy minute per second).",
+    )

@@ -1,0 +1,126 @@
+"""Consumer lag read from Kafka itself: committed offset per group and partition against the log end.
+
+A background sampler keeps 15 minutes of history per group so the page can draw the trend, and exports the
+current lag as a Prometheus gauge for alerting.
+"""
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.ops.metrics import CONSUMER_LAG
+from shared.kafka import admin_client_kwargs
+from shared.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+# Throwaway groups (tests, one-off readers) are not part of the pipeline's health.
+_IGNORED_PREFIXES = ("test-", "redrive-")
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int
+    log_end: int
+    lag: int
+
+
+class LagReader:
+    """One admin client and one group-less consumer (for log-end offsets), reused between samples."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self._kafka = kafka
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._admin is None or self._consumer is None:
+            kwargs = admin_client_kwargs(self._kafka)
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._kafka.bootstrap_servers, **kwargs)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._kafka.bootstrap_servers,
+                enable_auto_commit=False,
+                client_id=f"ops-lag-{uuid.uuid4().hex[:6]}",
+                **kwargs,
+            )
+            await admin.start()
+            await consumer.start()
+            self._admin, self._consumer = admin, consumer
+        return self._admin, self._consumer
+
+    async def read(self) -> list[PartitionLag]:
+        admin, consumer = await self._clients()
+        groups = sorted(
+            str(g[0]) for g in await admin.list_consumer_groups() if not str(g[0]).startswith(_IGNORED_PREFIXES)
+        )
+        committed: dict[str, dict[TopicPartition, int]] = {}
+        for group in groups:
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        partitions = sorted({tp for offsets in committed.values() for tp in offsets})
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        rows = []
+        for group, offsets in committed.items():
+            for tp, offset in sorted(offsets.items()):
+                end = int(ends.get(tp, offset))
+                rows.append(PartitionLag(group, tp.topic, tp.partition, offset, end, max(end - offset, 0)))
+        return rows
+
+    async def close(self) -> None:
+        for client in (self._consumer, self._admin):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await (client.stop() if isinstance(client, AIOKafkaConsumer) else client.close())
+        self._admin = self._consumer = None
+
+
+class LagTracker:
+    """Samples lag periodically; keeps the latest rows and a per-group total lag history."""
+
+    def __init__(self, reader: LagReader, interval_seconds: float, history_minutes: int) -> None:
+        self._reader = reader
+        self._interval = interval_seconds
+        self.latest: list[PartitionLag] = []
+        self.error: str | None = None
+        self.history: deque[tuple[float, dict[str, int]]] = deque(
+            maxlen=max(int(history_minutes * 60 / max(interval_seconds, 0.5)), 2)
+        )
+
+    async def sample(self) -> None:
+        try:
+            rows = await self._reader.read()
+        except Exception as exc:
+            self.error = type(exc).__name__
+            log.warning("lag_read_failed", error_type=self.error)
+            await self._reader.close()
+            return
+        self.error = None
+        self.latest = rows
+        totals: dict[str, int] = {}
+        for row in rows:
+            totals[row.group] = totals.get(row.group, 0) + row.lag
+            CONSUMER_LAG.labels(row.group, row.topic, str(row.partition)).set(row.lag)
+        self.history.append((time.time(), totals))
+
+    async def run(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(self._interval)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "error": self.error,
+            "partitions": [asdict(r) for r in self.latest],
+            "history": [{"at": at, "lag": totals} for at, totals in self.history],
+        }

@@ -1,0 +1,26 @@
+"""Escalation steps taken because a recipient did not acknowledge: published on escalations.v1."""
+
+from typing import Literal
+
+from pydantic import AwareDatetime
+
+from shared.events.base import Event
+
+EscalationAction = Literal["renotify", "escalate", "deadline_missed"]
+
+
+class EscalationRecorded(Event):
+    """Ids and times only. `escalation_notification_id` is deterministic, so a re-publish is harmless."""
+
+    event_type: Literal["escalation.recorded"] = "escalation.recorded"
+    event_version: Literal[1] = 1
+    notification_id: str
+    report_id: str
+    agency_id: str
+    step: int
+    action: EscalationAction
+    target_agency_id: str | None = None
+    escalation_notification_id: str | None = None
+    due_at: AwareDatetime
+    fired_at: AwareDatetime
+    deadline_at: AwareDatetime

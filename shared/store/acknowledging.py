@@ -1,0 +1,125 @@
+"""Recording an acknowledgement: one transaction for the ack, its webhook-id, the audit, the clocks, the timers.
+
+The webhook-id is claimed through the audit table's unique dedupe key, so a replayed request (same
+webhook-id) is recognised even after the notification was acknowledged, and the claim rolls back with
+everything else if the write fails (the sender's retry then still works).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.store.audit import AuditEntry, add_audit, dedupe_key_seen, insert_ignore
+from shared.store.escalations import cancel_pending
+from shared.store.models import AcknowledgementRecord, NotificationRecord
+
+
+class AckOutcome(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_ACKNOWLEDGED = "already_acknowledged"
+    REPLAYED = "replayed"
+
+
+@dataclass(frozen=True)
+class AckInput:
+    notification_id: str
+    report_id: str
+    agency_id: str
+    acknowledged_by: str
+    note: str | None
+    webhook_id: str
+    at: datetime
+    deadline_at: datetime
+    channel: str  # "webhook" or "one-click link"
+
+
+def webhook_key(webhook_id: str) -> str:
+    return f"ack-webhook:{webhook_id}"
+
+
+def deadline_key(notification_id: str) -> str:
+    """One key for met and missed: a notification's deadline is decided once."""
+    return f"deadline:{notification_id}"
+
+
+async def webhook_id_seen(sessions: async_sessionmaker[AsyncSession], webhook_id: str) -> bool:
+    async with sessions() as session:
+        return await dedupe_key_seen(session, webhook_key(webhook_id))
+
+
+class _Replay(Exception):
+    pass
+
+
+async def record_ack(sessions: async_sessionmaker[AsyncSession], ack: AckInput) -> AckOutcome:
+    try:
+        async with sessions.begin() as session:
+            return await _record(session, ack)
+    except _Replay:
+        return AckOutcome.REPLAYED
+
+
+async def _record(session: AsyncSession, ack: AckInput) -> AckOutcome:
+    inserted = await session.execute(
+        insert_ignore(
+            session,
+            AcknowledgementRecord,
+            [
+                {
+                    "notification_id": ack.notification_id,
+                    "agency_id": ack.agency_id,
+                    "acknowledged_by": ack.acknowledged_by,
+                    "note": ack.note,
+                    "webhook_id": ack.webhook_id,
+                    "acknowledged_at": ack.at,
+                }
+            ],
+        )
+    )
+    created = bool(getattr(inserted, "rowcount", 0))
+    event = "acknowledged" if created else "ack_repeated"
+    claim = AuditEntry(
+        occurred_at=ack.at,
+        event=event,
+        actor=ack.acknowledged_by,
+        dedupe_key=webhook_key(ack.webhook_id),
+        report_id=ack.report_id,
+        notification_id=ack.notification_id,
+        agency_id=ack.agency_id,
+        detail=f"via {ack.channel}" + ("" if created else "; nothing changed"),
+    )
+    if not await add_audit(session, claim):
+        raise _Replay  # the transaction rolls back: nothing of this request is kept
+    if not created:
+        return AckOutcome.ALREADY_ACKNOWLEDGED
+    await session.execute(
+        update(NotificationRecord)
+        .where(NotificationRecord.notification_id == ack.notification_id)
+        # An acknowledgement proves receipt: if the notifier died between the recipient's 2xx and
+        # recording it, the delivery time is at the latest the acknowledgement's.
+        .values(
+            state="acknowledged",
+            acknowledged_at=ack.at,
+            delivered_at=func.coalesce(NotificationRecord.delivered_at, ack.at),
+        )
+    )
+    cancelled = await cancel_pending(session, ack.notification_id, ack.at)
+    in_time = ack.at <= ack.deadline_at
+    await add_audit(
+        session,
+        AuditEntry(
+            occurred_at=ack.at,
+            event="deadline_met" if in_time else "deadline_missed",
+            actor="acks",
+            dedupe_key=deadline_key(ack.notification_id),
+            report_id=ack.report_id,
+            notification_id=ack.notification_id,
+            agency_id=ack.agency_id,
+            detail=f"acknowledged {'before' if in_time else 'after'} deadline {ack.deadline_at.isoformat()}; "
+            f"{cancelled} pending escalation(s) cancelled",
+        ),
+    )
+    return AckOutcome.RECORDED

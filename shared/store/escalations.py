@@ -1,0 +1,88 @@
+"""Durable escalation timers: scheduled idempotently, claimed with row locks, fired or cancelled once.
+
+A timer row is created per (notification, step) when a routing decision is seen; the escalator claims due
+rows with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite has a single writer and ignores it), so
+several escalator instances never fire the same step at once, and a crashed one leaves its rows due.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.store.audit import AuditEntry, add_audit, insert_ignore
+from shared.store.models import EscalationTimerRecord, NotificationRecord
+
+DEADLINE_STEP = 99
+"""The step number of the timer that records a missed deadline (escalation steps are 0..98)."""
+
+
+async def schedule_timers(sessions: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]) -> int:
+    """Insert timers that do not exist yet; a replayed routing decision adds nothing. Returns rows added."""
+    if not rows:
+        return 0
+    async with sessions.begin() as session:
+        result = await session.execute(insert_ignore(session, EscalationTimerRecord, rows))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def known_notifications(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> set[str]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(NotificationRecord.notification_id).where(NotificationRecord.notification_id.in_(ids))
+        )
+        return set(rows)
+
+
+async def claim_due_timer(session: AsyncSession, now: datetime) -> EscalationTimerRecord | None:
+    """The oldest due, unfired, uncancelled timer, locked for this transaction (others skip it)."""
+    return await session.scalar(
+        select(EscalationTimerRecord)
+        .where(
+            EscalationTimerRecord.due_at <= now,
+            EscalationTimerRecord.fired_at.is_(None),
+            EscalationTimerRecord.cancelled_at.is_(None),
+        )
+        .order_by(EscalationTimerRecord.due_at, EscalationTimerRecord.step)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def cancel_pending(session: AsyncSession, notification_id: str, at: datetime) -> int:
+    """An acknowledgement stops the chain: every unfired timer of that notification is cancelled."""
+    result = await session.execute(
+        update(EscalationTimerRecord)
+        .where(
+            EscalationTimerRecord.notification_id == notification_id,
+            EscalationTimerRecord.fired_at.is_(None),
+            EscalationTimerRecord.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def record_escalation_notification(
+    sessions: async_sessionmaker[AsyncSession], row: dict[str, Any], audit: AuditEntry
+) -> None:
+    """Committed before the notification is published, so the notifier always finds its row."""
+    async with sessions.begin() as session:
+        await session.execute(insert_ignore(session, NotificationRecord, [row]))
+        await add_audit(session, audit)
+
+
+async def record_audit(sessions: async_sessionmaker[AsyncSession], entry: AuditEntry) -> bool:
+    async with sessions.begin() as session:
+        return await add_audit(session, entry)
+
+
+async def timers_for(sessions: async_sessionmaker[AsyncSession], notification_id: str) -> list[EscalationTimerRecord]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(EscalationTimerRecord)
+            .where(EscalationTimerRecord.notification_id == notification_id)
+            .order_by(EscalationTimerRecord.step)
+        )
+        return list(rows)

@@ -1,0 +1,91 @@
+"""Ops pieces that need no broker: password checks, percentiles, the page's assets and escaping, gauges."""
+
+import asyncio
+
+import pytest
+from fastapi import HTTPException
+from starlette.requests import Request
+
+from services.ops.auth import Authenticator
+from services.ops.metrics import AT_RISK, PAST_DEADLINE
+from services.ops.page import dashboard_page, report_page, static_file
+from services.ops.passwords import hash_password, verify_password
+from services.ops.queries import percentile
+from services.ops.snapshot import update_gauges
+
+
+def test_password_hash_is_argon2_and_verifies() -> None:
+    hashed = hash_password("correct horse")
+    assert hashed.startswith("$argon2id$") and "correct horse" not in hashed
+    assert verify_password(hashed, "correct horse")
+    assert not verify_password(hashed, "wrong")
+    assert not verify_password("not-a-hash", "correct horse")
+
+
+def _request(authorization: str | None) -> Request:
+    headers = [(b"authorization", authorization.encode())] if authorization else []
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers, "query_string": b""})
+
+
+def _basic(user: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_authenticator_accepts_the_configured_user_and_refuses_everything_else() -> None:
+    auth = Authenticator("ops", hash_password("s3cret"))
+    assert asyncio.run(auth(_request(_basic("ops", "s3cret")))) == "ops"
+    assert asyncio.run(auth(_request(_basic("ops", "s3cret")))) == "ops"  # remembered, same answer
+    for header in (None, _basic("ops", "nope"), _basic("admin", "s3cret"), "Bearer x"):
+        with pytest.raises(HTTPException) as refused:
+            asyncio.run(auth(_request(header)))
+        assert refused.value.status_code == 401
+        assert refused.value.headers and refused.value.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_no_configured_hash_means_nobody_gets_in() -> None:
+    with pytest.raises(HTTPException):
+        asyncio.run(Authenticator("ops", None)(_request(_basic("ops", ""))))
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([3.0], 0.95) == 3.0
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0
+    assert percentile(values, 0.95) == 95.0
+
+
+def test_static_assets_only_from_the_static_folder() -> None:
+    assert static_file("dashboard.js") is not None
+    assert static_file("../app.py") is None
+    assert static_file("missing.js") is None
+    assert "/static/dashboard.js" in dashboard_page()
+
+
+def test_report_page_never_lets_a_report_id_become_markup() -> None:
+    page = report_page("</script><script>alert(1)</script>")
+    assert "<script>alert(1)" not in page
+
+
+def test_gauges_count_at_risk_and_past_deadline_per_kind() -> None:
+    recipients = [
+        {
+            "recipient_kind": "police",
+            "pending": 1,
+            "retrying": 0,
+            "delivered": 1,
+            "acknowledged": 0,
+            "failed": 0,
+            "dead_lettered": 0,
+        }
+    ]
+    open_items = [
+        {"recipient_kind": "police", "seconds_left": 60},
+        {"recipient_kind": "police", "seconds_left": 10_000_000},
+        {"recipient_kind": "police", "seconds_left": -5},
+    ]
+    update_gauges(recipients, open_items, at_risk_seconds=3600)
+    assert AT_RISK.labels("police")._value.get() == 1
+    assert PAST_DEADLINE.labels("police")._value.get() == 1
