@@ -26,7 +26,7 @@ from shared.store.models import AcknowledgementRecord, AuditEventRecord, Escalat
 
 OLD = derive_dev_secret("unit", "ack", "pd-hartford")
 NEW = derive_dev_secret("unit", "ack-rotated", "pd-hartford")
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # for stored rows only; signatures and tokens take the time of the call
 
 
 class FakeBroker:
@@ -195,18 +195,20 @@ def test_bad_acknowledgements_are_refused(
     env: tuple[TestClient, FakeBroker, str], nid: str, secret: str, agency: str, age: int, status: int
 ) -> None:
     client, _, _ = env
-    response = _post(client, nid, secret, f"wh-bad-{status}-{age}", agency=agency, at=NOW - timedelta(seconds=age))
+    response = _post(
+        client, nid, secret, f"wh-bad-{status}-{age}", agency=agency, at=datetime.now(UTC) - timedelta(seconds=age)
+    )
     assert response.status_code == status
     assert "error" in response.json()
 
 
 def test_one_click_link_records_once_and_refuses_forged_or_expired(env: tuple[TestClient, FakeBroker, str]) -> None:
     client, _, url = env
-    future = NOW + timedelta(hours=1)
+    future = datetime.now(UTC) + timedelta(hours=1)
     token = make_token(DEV_LINK_SECRET, "ntf_d", "pd-hartford", future)
     assert client.get(f"/v1/acks/link/{make_token('wrong', 'ntf_d', 'pd-hartford', future)}").status_code == 403
     assert client.get(f"/v1/acks/link/{token[:-2]}xx").status_code == 403
-    expired = make_token(DEV_LINK_SECRET, "ntf_d", "pd-hartford", NOW - timedelta(seconds=1))
+    expired = make_token(DEV_LINK_SECRET, "ntf_d", "pd-hartford", datetime.now(UTC) - timedelta(seconds=1))
     assert client.get(f"/v1/acks/link/{expired}").status_code == 410
     assert client.get(f"/v1/acks/link/{token}").json()["status"] == "recorded"
     assert client.get(f"/v1/acks/link/{token}").json()["status"] == "already_acknowledged"
