@@ -12,9 +12,10 @@ from enum import StrEnum
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.store.audit import AuditEntry, add_audit, dedupe_key_seen, insert_ignore
+from shared.store.audit import AuditEntry, add_audit, dedupe_key_seen
 from shared.store.escalations import cancel_pending
 from shared.store.models import AcknowledgementRecord, NotificationRecord
+from shared.store.upsert import insert_ignore
 
 
 class AckOutcome(StrEnum):

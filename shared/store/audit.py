@@ -8,20 +8,12 @@ Nothing here holds personal data: ids, times, outcomes and the policy's own reas
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.store.models import AuditEventRecord, Base, DeliveryAttemptRecord, NotificationRecord, ReportRecord
-
-
-def insert_ignore(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike."""
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(rows).on_conflict_do_nothing()
+from shared.store.models import AuditEventRecord, DeliveryAttemptRecord, NotificationRecord, ReportRecord
+from shared.store.upsert import insert_ignore
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.store.audit import AuditEntry, add_audit, insert_ignore
+from shared.store.audit import AuditEntry, add_audit
 from shared.store.models import EscalationTimerRecord, NotificationRecord
+from shared.store.upsert import insert_ignore
 
 DEADLINE_STEP = 99
 """The step number of the timer that records a missed deadline (escalation steps are 0..98)."""

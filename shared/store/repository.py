@@ -5,25 +5,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.store.models import (
     AcknowledgementRecord,
-    Base,
     DeliveryAttemptRecord,
     EndpointStatusRecord,
     NotificationRecord,
     ReportRecord,
 )
+from shared.store.upsert import insert_ignore
 
 TERMINAL_DELIVERED = ("delivered", "acknowledged")
-
-
-def _insert_ignore(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(rows).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)
@@ -47,9 +40,9 @@ class Store:
     async def record_routing(self, report: dict[str, Any], notifications: list[dict[str, Any]]) -> None:
         """Report and its notifications in one transaction, before anything is published."""
         async with self._sessions.begin() as session:
-            await session.execute(_insert_ignore(session, ReportRecord, [report]))
+            await session.execute(insert_ignore(session, ReportRecord, [report]))
             if notifications:
-                await session.execute(_insert_ignore(session, NotificationRecord, notifications))
+                await session.execute(insert_ignore(session, NotificationRecord, notifications))
 
     async def mark_routed(self, report_id: str, at: datetime) -> None:
         async with self._sessions.begin() as session:
@@ -124,7 +117,7 @@ class Store:
         """True when this call recorded it; False when it was already acknowledged."""
         async with self._sessions.begin() as session:
             result = await session.execute(
-                _insert_ignore(
+                insert_ignore(
                     session,
                     AcknowledgementRecord,
                     [

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.infra.postgres_runtime import PostgresHandle
 from shared.runner.pipeline import Pipeline
+from tests.conftest import unavailable
 from tests.fault.harness import ReportStream, drain
 
 pytestmark = pytest.mark.fault
@@ -16,7 +17,7 @@ async def test_database_down_for_30_seconds_loses_nothing(
     postgres: PostgresHandle, fault_pipeline: Pipeline, fault_db: AsyncEngine
 ) -> None:
     if postgres.kind != "local":
-        pytest.skip("needs a PostgreSQL this suite started, so it can stop it")
+        unavailable("this fault test needs a PostgreSQL the suite started itself, so it can stop it")
     stream = ReportStream(fault_pipeline.url("intake"), rate_per_second=4)
     stream.start()
     try:
