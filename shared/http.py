@@ -2,7 +2,8 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import structlog
 import uvicorn
@@ -90,6 +91,37 @@ class BrokerConnection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             await self.broker.stop()
+
+
+def broker_service_app(
+    title: str,
+    connection: BrokerConnection,
+    *,
+    closing: Sequence[Callable[[], Awaitable[None]]] = (),
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """A service on Kafka: its lifespan connects the broker (in the background, see BrokerConnection), runs an
+    optional background loop while it lives, and on shutdown stops the broker first (so no handler is mid-write)
+    and then closes ``closing`` in order. Health says ready once Kafka answered."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with connection.running():
+            task = asyncio.create_task(background()) if background else None
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        for close in closing:
+            await close()
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    add_common_routes(app, lambda: connection.ready)
+    return app
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

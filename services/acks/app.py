@@ -1,8 +1,6 @@
 """POST /v1/acks and the one-click link: verify who is acknowledging, record it once, publish it."""
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import structlog
@@ -15,7 +13,7 @@ from services.acks.settings import AcksSettings
 from shared.acklinks import DEV_LINK_SECRET, AckLinkSettings, LinkInvalid, verify_token
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import AcknowledgementRecorded, AckRequest
-from shared.http import BrokerConnection, add_common_routes, serve
+from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings, KafkaSettings, SecretsSettings
@@ -55,14 +53,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
     endpoints = EndpointRegistry()
     links = _link_settings(SecretsSettings().environment)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with connection.running():
-            yield
-        await engine.dispose()
-
-    app = FastAPI(title="Careline DMST acknowledgements", lifespan=lifespan)
-    add_common_routes(app, lambda: connection.ready)
+    app = broker_service_app("Careline DMST acknowledgements", connection, closing=[engine.dispose])
 
     async def record(
         notification: NotificationRecord, *, by: str, note: str | None, webhook_id: str, channel: str

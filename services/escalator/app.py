@@ -1,8 +1,6 @@
 """Escalator service: schedules timers from routing decisions and fires the due ones."""
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
@@ -12,7 +10,7 @@ from services.escalator.settings import EscalatorSettings
 from services.router.policy_loader import PolicyInvalid, load_policy
 from shared.consuming import subscribe_reliably
 from shared.directory.directory import load_directory
-from shared.http import BrokerConnection, add_common_routes, serve
+from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings
@@ -37,21 +35,12 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
 
     connection = BrokerConnection(broker, on_ready=on_ready)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with connection.running():
-            task = asyncio.create_task(firer.run(settings.poll_seconds, connected))
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await engine.dispose()
-
-    app = FastAPI(title="Careline DMST escalator", lifespan=lifespan)
-    add_common_routes(app, lambda: connection.ready)
-    return app
+    return broker_service_app(
+        "Careline DMST escalator",
+        connection,
+        closing=[engine.dispose],
+        background=lambda: firer.run(settings.poll_seconds, connected),
+    )
 
 
 def main() -> None:

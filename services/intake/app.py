@@ -1,8 +1,6 @@
 """Intake HTTP API: POST /v1/reports answers 202 only once Kafka has durably accepted the report."""
 
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import structlog
 from fastapi import FastAPI, Request
@@ -18,7 +16,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.status import report_status
 from shared.consuming import subscribe_reliably
 from shared.events import CarelineReport
-from shared.http import BrokerConnection, add_common_routes, validation_problem
+from shared.http import BrokerConnection, broker_service_app, validation_problem
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings, KafkaSettings
@@ -42,14 +40,7 @@ def create_app(settings: IntakeSettings | None = None, kafka: KafkaSettings | No
     if settings.consume_inbound_topic:
         subscribe_reliably(broker, CARELINE_INBOUND, "intake-inbound", make_inbound_processor(broker, kafka))
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with connection.running():
-            yield
-        await engine.dispose()
-
-    app = FastAPI(title="Careline DMST intake", version="1", lifespan=lifespan)
-    add_common_routes(app, lambda: connection.ready)
+    app = broker_service_app("Careline DMST intake", connection, closing=[engine.dispose], version="1")
 
     @app.post("/v1/reports", status_code=202)
     async def submit_report(request: Request) -> JSONResponse:

@@ -1,8 +1,5 @@
 """Notifier service for one recipient kind: its own topic, its own consumer group."""
 
-import contextlib
-from collections.abc import AsyncIterator
-
 import httpx
 from fastapi import FastAPI
 
@@ -11,7 +8,7 @@ from services.notifier.metrics import OPEN_CIRCUITS
 from services.notifier.settings import NotifierSettings
 from shared.consuming import subscribe_reliably
 from shared.directory.endpoints import EndpointRegistry
-from shared.http import BrokerConnection, add_common_routes, serve
+from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings
@@ -44,15 +41,9 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         )
     connection = BrokerConnection(broker)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with connection.running():
-            yield
-        await client.aclose()
-        await engine.dispose()
-
-    app = FastAPI(title=f"Careline DMST notifier ({settings.kind.value})", lifespan=lifespan)
-    add_common_routes(app, lambda: connection.ready)
+    app = broker_service_app(
+        f"Careline DMST notifier ({settings.kind.value})", connection, closing=[client.aclose, engine.dispose]
+    )
     OPEN_CIRCUITS.watch(settings.kind.value, deliverer.breakers.open_circuits)
 
     @app.get("/breakers", include_in_schema=False)

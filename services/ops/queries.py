@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.store.audit import TimelineStep, timeline
 from shared.store.models import (
-    AcknowledgementRecord,
     AuditEventRecord,
-    DeliveryAttemptRecord,
     EndpointStatusRecord,
     NotificationRecord,
     ReportRecord,
@@ -40,6 +39,23 @@ def _none_outside(states: tuple[str, ...]) -> Any:
 def _actor(actor: str) -> str | None:
     """Ops users and services by name; an agency's own staff member (who acknowledged) is not shown."""
     return f"by {actor}" if actor.startswith("ops:") or actor in SERVICE_ACTORS else None
+
+
+def ops_step(step: TimelineStep) -> dict[str, Any]:
+    """A timeline step as ops may see it: who acted only when it was a service or an ops user, and no
+    routing reason (it names the child's town); the deadline stays."""
+    detail = step.detail
+    if step.event == "notification_created" and detail:
+        detail = "; ".join(part for part in detail.split("; ") if part.startswith(("deadline ", "fallback")))
+    return {
+        "at": step.at.isoformat(),
+        "event": step.event,
+        "actor": _actor(step.actor),
+        "recipient_kind": step.recipient_kind,
+        "agency_id": step.agency_id,
+        "notification_id": step.notification_id,
+        "detail": detail or None,
+    }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -158,51 +174,15 @@ class OpsQueries:
             ]
 
     async def report(self, report_id: str) -> dict[str, Any] | None:
-        """One report: each recipient's state, and a timeline of attempts, acknowledgements and audit steps."""
+        """One report: each recipient's state, and the audit timeline intake serves, cut to what ops may see."""
+        steps = await timeline(self._sessions, report_id)
+        if steps is None:
+            return None
         async with self._sessions() as session:
             report = await session.get(ReportRecord, report_id)
-            if report is None:
-                return None
             notifications = list(await session.scalars(select(N).where(N.report_id == report_id)))
-            ids = [n.notification_id for n in notifications]
-            attempts = list(
-                await session.scalars(
-                    select(DeliveryAttemptRecord).where(DeliveryAttemptRecord.notification_id.in_(ids))
-                )
-            )
-            acks = await session.execute(
-                select(AcknowledgementRecord.notification_id, AcknowledgementRecord.acknowledged_at).where(
-                    AcknowledgementRecord.notification_id.in_(ids)
-                )
-            )
-            audits = list(
-                await session.scalars(select(AuditEventRecord).where(AuditEventRecord.report_id == report_id))
-            )
-        agency = {n.notification_id: n.agency_id for n in notifications}
-        timeline: list[dict[str, Any]] = [
-            {"at": _iso(report.received_at), "event": "received", "agency_id": None, "detail": None},
-            {"at": _iso(report.first_routed_at), "event": "routed", "agency_id": None, "detail": None},
-        ]
-        timeline += [
-            {
-                "at": _iso(a.finished_at),
-                "event": f"attempt {a.attempt_no}: {a.outcome}",
-                "agency_id": agency.get(a.notification_id),
-                "detail": str(a.status_code) if a.status_code else None,
-            }
-            for a in attempts
-        ]
-        audited_acks = {e.notification_id for e in audits if e.event == "acknowledged"}
-        timeline += [
-            {"at": _iso(at), "event": "acknowledged", "agency_id": agency.get(nid), "detail": None}
-            for nid, at in acks.all()
-            if nid not in audited_acks
-        ]
-        timeline += [
-            {"at": _iso(e.occurred_at), "event": e.event, "agency_id": e.agency_id, "detail": _actor(e.actor)}
-            for e in audits
-        ]
-        timeline.sort(key=lambda item: item["at"] or "")
+        if report is None:  # purged between the two reads
+            return None
         return {
             "report_id": report.report_id,
             "received_at": _iso(report.received_at),
@@ -222,5 +202,5 @@ class OpsQueries:
                 }
                 for n in sorted(notifications, key=lambda n: (n.recipient_kind, n.agency_id))
             ],
-            "timeline": timeline,
+            "timeline": [ops_step(step) for step in steps],
         }

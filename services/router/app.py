@@ -1,8 +1,5 @@
 """Router service: one consumer group on the report topic, manual commits after every publish is acked."""
 
-import contextlib
-from collections.abc import AsyncIterator
-
 from fastapi import FastAPI
 
 from services.router.handler import ReportRouter
@@ -10,7 +7,7 @@ from services.router.policy_loader import PolicyInvalid, load_policy
 from services.router.settings import RouterSettings
 from shared.consuming import subscribe_reliably
 from shared.directory.directory import load_directory
-from shared.http import BrokerConnection, add_common_routes, serve
+from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings
@@ -33,15 +30,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     subscribe_reliably(broker, REPORTS, GROUP_ID, router)
     connection = BrokerConnection(broker)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with connection.running():
-            yield
-        await engine.dispose()
-
-    app = FastAPI(title="Careline DMST router", lifespan=lifespan)
-    add_common_routes(app, lambda: connection.ready)
-    return app
+    return broker_service_app("Careline DMST router", connection, closing=[engine.dispose])
 
 
 def main() -> None:

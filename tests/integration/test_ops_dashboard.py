@@ -46,7 +46,10 @@ async def test_dashboard_state_shows_health_lag_and_a_report_through_to_acknowle
             assert await eventually(acknowledged, timeout=120)
             one = (await ops.get(f"/api/reports/{report_id}")).json()
             events = [e["event"] for e in one["timeline"]]
-            assert events[:2] == ["received", "routed"] and "acknowledged" in events
+            assert events[:3] == ["received", "accepted", "routed"] and "acknowledged" in events
+            created = [e for e in one["timeline"] if e["event"] == "notification_created"]
+            assert created and all(e["detail"].startswith("deadline ") for e in created)  # no routing reason, no town
+            assert all(e["actor"] is None for e in one["timeline"] if e["event"] == "acknowledged")  # staff unnamed
             assert {r["recipient_kind"] for r in one["recipients"]} >= {"hart", "fbi", "police", "mdt"}
 
             async def lag_seen() -> bool:
