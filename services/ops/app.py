@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from services.ops.actions import enable_endpoint, redrive_dead_letters
 from services.ops.auth import Authenticator
 from services.ops.lag import LagReader, LagTracker
+from services.ops.oidc import install_oidc
 from services.ops.page import dashboard_page, report_page, static_file
 from services.ops.queries import STATES, OpsQueries
 from services.ops.settings import OpsSettings
@@ -40,10 +41,6 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
     reader = LagReader(kafka)
     lag = LagTracker(reader, settings.lag_sample_seconds, settings.lag_history_minutes)
     client = httpx.AsyncClient(timeout=2.0)
-    authenticate = Authenticator(
-        settings.username, settings.password_hash.get_secret_value() if settings.password_hash else None
-    )
-    User = Annotated[str, Depends(authenticate)]
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +55,12 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
 
     app = FastAPI(title="Careline DMST ops", lifespan=lifespan)
     add_common_routes(app, lambda: True)
+    authenticate = Authenticator(
+        settings.username,
+        settings.password_hash.get_secret_value() if settings.password_hash else None,
+        oidc=install_oidc(app, settings),
+    )
+    User = Annotated[str, Depends(authenticate)]
 
     @app.get("/", response_class=HTMLResponse)
     async def page(_: User) -> str:

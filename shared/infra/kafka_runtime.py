@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -92,43 +93,63 @@ def _jars_present(libs: Path, version: str) -> bool:
     return (libs / f"kafka_2.13-{version}.jar").is_file()
 
 
+def copy_maven_dependencies(
+    pom: Path,
+    vdir: Path,
+    props: Sequence[str],
+    complete: Callable[[Path], bool],
+    what: str,
+    *,
+    error: type[RuntimeError] = KafkaRuntimeError,
+    missing: type[RuntimeError] = KafkaPrerequisiteMissing,
+) -> Path:
+    """Run `mvn dependency:copy-dependencies` for `pom` into <vdir>/libs, once: a file lock serialises parallel
+    workers, the jars land in libs.partial first and are renamed only when `complete(dir)` says they are all there.
+    The private Maven repository is <vdir>/../m2 so CI can cache one folder. Also used by the OIDC test provider."""
+    libs = vdir / "libs"
+    if complete(libs):
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise missing(f"mvn not on PATH and {what} jars not cached in {libs}")
+    vdir.mkdir(parents=True, exist_ok=True)
+    with (vdir / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel workers/CI jobs resolve one at a time; released on close
+        if complete(libs):
+            return libs
+        shutil.copyfile(pom, vdir / "pom.xml")
+        partial = vdir / "libs.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        repo = vdir.parent / "m2"
+        cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(vdir / "pom.xml"), f"-Dmaven.repo.local={repo}"]
+        cmd += [*props, f"-DoutputDirectory={partial}", "-DincludeScope=runtime", "dependency:copy-dependencies"]
+        t0 = time.monotonic()
+        try:
+            res = subprocess.run(cmd, cwd=vdir, capture_output=True, text=True, timeout=900, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise error(f"mvn timed out resolving {what}") from exc
+        if res.returncode != 0 or not complete(partial):
+            out = "\n".join((res.stdout + res.stderr).splitlines()[-30:])
+            raise error(f"mvn could not resolve {what} (rc={res.returncode}):\n{out}")
+        shutil.rmtree(libs, ignore_errors=True)
+        partial.rename(libs)
+        log.info("resolved %s jars into %s in %.1fs", what, libs, time.monotonic() - t0)
+    return libs
+
+
 def resolve_kafka_jars(version: str, cache_root: Path | None = None) -> Path:
     """Return <cache>/<version>/libs with the broker classpath, running mvn only when it is not cached."""
     root = (cache_root or _default_cache_root()).resolve()
-    vdir, libs = root / version, root / version / "libs"
+    libs = root / version / "libs"
     if _jars_present(libs, version):
         return libs
     pom = DEPLOY_DIR / {"4.1": "pom-4.1.xml", "3.9": "pom-3.9.xml"}.get(_series(version), "")
     if not pom.is_file():
         raise KafkaRuntimeError(f"no POM for Kafka {version} (supported: 4.1.x, 3.9.x)")
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaPrerequisiteMissing(f"mvn not on PATH and Kafka {version} jars not cached in {libs}")
-    vdir.mkdir(parents=True, exist_ok=True)
-    with (vdir / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel workers/CI jobs resolve one at a time; released on close
-        if _jars_present(libs, version):
-            return libs
-        shutil.copyfile(pom, vdir / "pom.xml")
-        partial = vdir / "libs.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        props = [f"-Dmaven.repo.local={root / 'm2'}", f"-Dkafka.version={version}", f"-DoutputDirectory={partial}"]
-        if _series(version) == "4.1":
-            props.append(f"-Dlog4j2.version={'2.24.3' if version in ('4.1.0', '4.1.1') else '2.25.3'}")
-        cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(vdir / "pom.xml"), *props, "-DincludeScope=runtime"]
-        cmd.append("dependency:copy-dependencies")
-        t0 = time.monotonic()
-        try:
-            res = subprocess.run(cmd, cwd=vdir, capture_output=True, text=True, timeout=900, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise KafkaRuntimeError(f"mvn timed out resolving Kafka {version}") from exc
-        if res.returncode != 0 or not _jars_present(partial, version):
-            out = "\n".join((res.stdout + res.stderr).splitlines()[-30:])
-            raise KafkaRuntimeError(f"mvn could not resolve Kafka {version} (rc={res.returncode}):\n{out}")
-        shutil.rmtree(libs, ignore_errors=True)
-        partial.rename(libs)
-        log.info("resolved Kafka %s jars into %s in %.1fs", version, libs, time.monotonic() - t0)
-    return libs
+    props = [f"-Dkafka.version={version}"]
+    if _series(version) == "4.1":
+        props.append(f"-Dlog4j2.version={'2.24.3' if version in ('4.1.0', '4.1.1') else '2.25.3'}")
+    return copy_maven_dependencies(pom, root / version, props, lambda d: _jars_present(d, version), f"Kafka {version}")
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,254 @@
+"""OpenID Connect for the ops service, on only when OPS_OIDC_ISSUER is set.
+
+Browsers sign in with the authorization-code flow and PKCE (Authlib's Starlette client; it checks the ID token's
+signature, issuer, audience, expiry and nonce). The signed session cookie then carries only the user's name,
+never a token. API clients send `Authorization: Bearer <JWT>`, checked here against the issuer's JWKS (joserfc):
+signature, `iss`, `aud` (the client id) and `exp`. Either way the user is `oidc:<preferred_username|email|sub>`,
+which is what the audit trail records.
+"""
+
+import html
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+import structlog
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.starlette_client import OAuth
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from starlette.middleware.sessions import SessionMiddleware
+
+from services.ops.auth import LoginRequired
+from services.ops.settings import OpsSettings
+
+log = structlog.get_logger(__name__)
+
+LOGIN_PATH = "/auth/login"
+CALLBACK_PATH = "/auth/callback"
+SESSION_COOKIE = "careline_ops_session"
+_USER_KEY = "user"
+_SINCE_KEY = "since"
+_NEXT_KEY = "next"
+# Only asymmetric signatures: a Bearer token must be provably the provider's, never signed with a shared secret.
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+JwksFetcher = Callable[[bool], Awaitable[dict[str, Any]]]
+
+
+def user_name(claims: Mapping[str, Any]) -> str:
+    """The name ops shows and audits: `oidc:` + preferred_username, else email, else sub."""
+    for key in ("preferred_username", "email", "sub"):
+        value = claims.get(key)
+        if isinstance(value, str) and value:
+            return f"oidc:{value}"[:100]
+    raise ValueError("the token names no user (no sub)")
+
+
+def is_allowed(claims: Mapping[str, Any], allowed: Collection[str]) -> bool:
+    """Empty list: anyone the provider signs in. Otherwise sub or preferred_username, or a verified email."""
+    if not allowed:
+        return True
+    names = {claims.get("sub"), claims.get("preferred_username")}
+    if claims.get("email_verified") is True:
+        names.add(claims.get("email"))
+    return any(isinstance(n, str) and n in allowed for n in names)
+
+
+def local_path(target: str | None) -> str:
+    """Where to go after login: a path on this site only (no open redirect to another host)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 500:
+        return "/"
+    return target
+
+
+class BearerVerifier:
+    """Checks a JWT from an API client against the issuer's keys; the key set is refetched (at most once a
+    minute) when a token names a key id it does not know, so a provider's key rotation needs no restart."""
+
+    def __init__(self, issuer: str, audience: str, fetch_jwks: JwksFetcher, *, leeway: int = 60) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._fetch = fetch_jwks
+        self._leeway = leeway
+        self._keys: KeySet | None = None
+        self._refetched_at = 0.0
+
+    async def _key_set(self, force: bool) -> KeySet:
+        if self._keys is None or force:
+            self._keys = KeySet.import_key_set(await self._fetch(force))  # type: ignore[arg-type]
+        return self._keys
+
+    async def claims(self, token: str) -> dict[str, Any] | None:
+        """The token's claims when it is valid for this client, else None (the reason is logged, not the token)."""
+        try:
+            try:
+                decoded = jwt.decode(token, await self._key_set(False), algorithms=ALGORITHMS)
+            except InvalidKeyIdError:
+                if time.monotonic() - self._refetched_at < 60:
+                    raise
+                self._refetched_at = time.monotonic()
+                decoded = jwt.decode(token, await self._key_set(True), algorithms=ALGORITHMS)
+            jwt.JWTClaimsRegistry(
+                leeway=self._leeway,
+                iss={"essential": True, "value": self._issuer},
+                aud={"essential": True, "value": self._audience},
+                exp={"essential": True},
+                sub={"essential": True},
+            ).validate(decoded.claims)
+        except (JoseError, ValueError) as exc:
+            log.info("ops_bearer_refused", error_type=type(exc).__name__)
+            return None
+        except (httpx.HTTPError, OAuthError, RuntimeError) as exc:
+            log.warning("ops_bearer_keys_unavailable", error_type=type(exc).__name__)
+            return None
+        return dict(decoded.claims)
+
+
+def _page(title: str, text: str, status: int, link: str | None = None) -> HTMLResponse:
+    anchor = f'<p><a href="{html.escape(link)}">Sign in</a></p>' if link else ""
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>{anchor}</body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
+
+
+class OidcUsers:
+    """The OIDC half of the Authenticator: a login session or a Bearer token, and the /auth routes."""
+
+    login_path = LOGIN_PATH
+
+    def __init__(self, settings: OpsSettings, oauth: OAuth | None = None) -> None:
+        if settings.oidc_issuer is None:
+            raise ValueError("OIDC needs OPS_OIDC_ISSUER")
+        self._issuer = settings.oidc_issuer
+        self._allowed = frozenset(settings.oidc_allowed_users)
+        self._public_url = settings.oidc_public_url.rstrip("/") if settings.oidc_public_url else None
+        self._max_age = settings.session_max_age_seconds
+        secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
+        client_kwargs: dict[str, Any] = {"scope": settings.oidc_scopes, "code_challenge_method": "S256", "timeout": 10}
+        if secret is None:
+            client_kwargs["token_endpoint_auth_method"] = "none"  # noqa: S105 (a public client: PKCE is its proof)
+        self._client: Any = (oauth or OAuth()).register(
+            "careline_ops",
+            client_id=settings.oidc_client_id,
+            client_secret=secret,
+            server_metadata_url=self._issuer.rstrip("/") + "/.well-known/openid-configuration",
+            client_kwargs=client_kwargs,
+        )
+        self.bearer = BearerVerifier(self._issuer, settings.oidc_client_id, self._jwks)
+
+    async def _metadata(self) -> dict[str, Any]:
+        """The provider's discovery document, refused unless it names exactly the configured issuer."""
+        metadata: dict[str, Any] = await self._client.load_server_metadata()
+        if metadata.get("issuer") != self._issuer:
+            raise OAuthError(error="issuer_mismatch", description="discovery names another issuer")
+        return metadata
+
+    async def _jwks(self, force: bool) -> dict[str, Any]:
+        await self._metadata()
+        keys: dict[str, Any] = await self._client.fetch_jwk_set(force=force)
+        return keys
+
+    def _origin_ok(self, request: Request) -> bool:
+        """A state-changing request riding on the session cookie must come from this site's own pages."""
+        origin = request.headers.get("origin")
+        if request.method in _SAFE_METHODS or origin is None:
+            return True
+        own = urlsplit(self._public_url or str(request.base_url))
+        return origin == f"{own.scheme}://{own.netloc}"
+
+    async def user(self, request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":  # an explicit token decides alone; no fallback to the cookie
+            claims = await self.bearer.claims(token.strip()) if token.strip() else None
+            if claims is None or not is_allowed(claims, self._allowed):
+                return None
+            return user_name(claims)
+        if "session" not in request.scope:
+            return None
+        name, since = request.session.get(_USER_KEY), request.session.get(_SINCE_KEY)
+        if not isinstance(name, str) or not isinstance(since, int) or time.time() - since > self._max_age:
+            return None  # the cookie is re-sent by every poll, so the login itself carries the time limit
+        return name if self._origin_ok(request) else None
+
+    def _redirect_uri(self, request: Request) -> str:
+        return f"{self._public_url}{CALLBACK_PATH}" if self._public_url else str(request.url_for("ops_oidc_callback"))
+
+    async def login(self, request: Request) -> Response:
+        request.session[_NEXT_KEY] = local_path(request.query_params.get("next"))
+        try:
+            await self._metadata()
+            response: Response = await self._client.authorize_redirect(request, self._redirect_uri(request))
+        except (httpx.HTTPError, OAuthError) as exc:
+            log.warning("ops_oidc_provider_unusable", error_type=type(exc).__name__, error=getattr(exc, "error", None))
+            return _page("Sign-in unavailable", "The identity provider could not be used; see the ops log.", 503)
+        return response
+
+    async def callback(self, request: Request) -> Response:
+        try:
+            await self._metadata()
+            token: dict[str, Any] = await self._client.authorize_access_token(request)
+            claims = token.get("userinfo")  # the ID token's claims, already validated by Authlib
+            if not claims:
+                raise OAuthError(error="missing_id_token")
+            name = user_name(claims)
+        except (OAuthError, JoseError, ValueError, httpx.HTTPError) as exc:
+            log.warning("ops_oidc_login_failed", error_type=type(exc).__name__, error=getattr(exc, "error", None))
+            return _page("Sign-in failed", "The sign-in could not be verified.", 401, LOGIN_PATH)
+        if not is_allowed(claims, self._allowed):
+            log.warning("ops_oidc_login_refused", reason="not in OPS_OIDC_ALLOWED_USERS")
+            return _page("Not allowed", "This account may not use the ops dashboard.", 403)
+        target = local_path(request.session.get(_NEXT_KEY))
+        request.session.clear()  # nothing from before the login survives it (no fixation, no leftover state)
+        request.session.update({_USER_KEY: name, _SINCE_KEY: int(time.time())})
+        log.info("ops_oidc_login", user=name)
+        return RedirectResponse(target, status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        request.session.clear()
+        return _page("Signed out", "You are signed out of the ops dashboard.", 200, LOGIN_PATH)
+
+    async def login_required(self, request: Request, exc: Exception) -> Response:
+        """The 401 for an OIDC-enabled ops: still the Basic challenge, plus where the OIDC login starts."""
+        headers = dict(getattr(exc, "headers", None) or {})
+        if "text/html" in request.headers.get("accept", ""):
+            link = f"{LOGIN_PATH}?next={quote(local_path(request.url.path), safe='/')}"
+            page = _page("Sign in", "The ops dashboard needs you to sign in.", 401, link)
+            page.headers.update(headers)
+            return page
+        return JSONResponse({"detail": "authentication required", "login": LOGIN_PATH}, 401, headers=headers)
+
+
+def install_oidc(app: FastAPI, settings: OpsSettings) -> OidcUsers | None:
+    """Wire OIDC into the ops app when an issuer is configured: session cookie, /auth routes, the 401 page.
+    Returns None (and touches nothing) when OIDC is off, so Basic-only ops behaves exactly as before."""
+    if not settings.oidc_enabled:
+        return None
+    logging.getLogger("authlib").setLevel(logging.INFO)  # Authlib logs the PKCE verifier at DEBUG
+    users = OidcUsers(settings)
+    secret = settings.session_secret.get_secret_value() if settings.session_secret else secrets.token_urlsafe(32)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=bool(settings.oidc_public_url and settings.oidc_public_url.startswith("https://")),
+    )
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route(LOGIN_PATH, users.login, methods=["GET"], name="ops_oidc_login")
+    router.add_api_route(CALLBACK_PATH, users.callback, methods=["GET"], name="ops_oidc_callback")
+    router.add_api_route("/auth/logout", users.logout, methods=["GET"], name="ops_oidc_logout")
+    app.include_router(router)
+    app.add_exception_handler(LoginRequired, users.login_required)
+    return users
