@@ -33,6 +33,11 @@ MAX_MESSAGE_BYTES = 1_000_000
 MAX_DEAD_LETTER_ORIGINAL_BYTES = 256 * 1024
 
 
+class Abandoned(Exception):
+    """The service is shutting down before this message's work could begin: leave it uncommitted (the
+    consumer seeks back to it), so whoever owns the partition next processes it."""
+
+
 class PoisonMessage(Exception):
     """The message itself is bad (not JSON, wrong schema, too large): retrying cannot help."""
 
@@ -81,6 +86,10 @@ class ReliableHandler:
             if len(msg.body) > MAX_MESSAGE_BYTES:
                 raise PoisonMessage("oversized", f"{len(msg.body)} bytes > {MAX_MESSAGE_BYTES}")
             await self._process(msg)
+        except Abandoned:
+            log.info("message_given_back_at_shutdown", topic=position[0], partition=position[1], offset=position[2])
+            await msg.nack()
+            return
         except PoisonMessage as poison:
             if not await self._dead_letter(msg, poison.reason, poison.detail, attempts=1):
                 return

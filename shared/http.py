@@ -63,6 +63,9 @@ class BrokerConnection:
         self.ready = False
         self._on_ready = on_ready
         self._task: asyncio.Task[None] | None = None
+        # Set when shutdown begins, before the broker waits for in-flight handlers: a handler that is only
+        # waiting (a retry tier's delay) gives its message back instead of holding the shutdown up.
+        self.stopping = asyncio.Event()
 
     async def _connect(self) -> None:
         delay = 0.5
@@ -87,6 +90,7 @@ class BrokerConnection:
         try:
             yield self
         finally:
+            self.stopping.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -124,6 +128,16 @@ def broker_service_app(
     return app
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
-    """Run one service; SIGTERM triggers a graceful shutdown through the app's lifespan."""
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+def serve(app: FastAPI, host: str, port: int, graceful_seconds: int = 30) -> None:
+    """Run one service; SIGTERM triggers a graceful shutdown through the app's lifespan. Requests still open
+    after ``graceful_seconds`` are cut off (their callers retry), so a hung client cannot hold a shutdown up.
+    Like any uvicorn app, the process then exits by the signal it was sent (returncode -15 on SIGTERM)."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=graceful_seconds,
+    )

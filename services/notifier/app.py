@@ -27,7 +27,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         timeout=httpx.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds),
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
     )
-    deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings)
+    connection = BrokerConnection(broker)
+    deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings, connection.stopping)
     group = f"notifier-{settings.kind.value}"
     subscribe_reliably(broker, NOTIFICATION_TOPICS[settings.kind], group, deliverer)
     for delay in sorted(set(settings.schedule())):
@@ -39,7 +40,6 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             deliverer,
             max_poll_interval_ms=(delay + 300) * 1000,
         )
-    connection = BrokerConnection(broker)
 
     app = broker_service_app(
         f"Careline DMST notifier ({settings.kind.value})", connection, closing=[client.aclose, engine.dispose]

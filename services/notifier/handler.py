@@ -21,7 +21,7 @@ from services.notifier.metrics import ATTEMPT_LATENCY, DEAD_LETTERS, DELIVERIES,
 from services.notifier.retry_policy import DeadLetterIt, Deliver, RetryLater, decide
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import AttemptResult, post_webhook
-from shared.consuming import PoisonMessage, parse_event
+from shared.consuming import Abandoned, PoisonMessage, parse_event
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import DeadLetter, Notification
 from shared.store.repository import TERMINAL_DELIVERED, Store
@@ -42,7 +42,9 @@ class NotificationDeliverer:
         endpoints: EndpointRegistry,
         client: httpx.AsyncClient,
         settings: NotifierSettings,
+        stopping: asyncio.Event | None = None,
     ) -> None:
+        self._stopping = stopping or asyncio.Event()
         self._broker = broker
         self._store = store
         self._endpoints = endpoints
@@ -65,7 +67,7 @@ class NotificationDeliverer:
         headers = msg.headers
         if state == "dead_lettered" and headers.get(REDRIVE_HEADER) != "true":
             return
-        await _wait_until(headers.get(NOT_BEFORE_HEADER))
+        await _wait_until(headers.get(NOT_BEFORE_HEADER), self._stopping)
         await self._attempt(notification, msg.body, int(headers.get(RETRIES_HEADER, "0")))
 
     async def _attempt(self, notification: Notification, body: bytes, retries_so_far: int) -> None:
@@ -184,9 +186,15 @@ def _as_retryable(result: AttemptResult) -> AttemptResult:
     return result
 
 
-async def _wait_until(not_before: str | None) -> None:
+async def _wait_until(not_before: str | None, stopping: asyncio.Event) -> None:
+    """Sleep until a retry is due; a shutdown meanwhile gives the message back (up to 30 min in a late tier)."""
     if not not_before:
         return
     delay = (datetime.fromisoformat(not_before) - datetime.now(UTC)).total_seconds()
-    if delay > 0:
-        await asyncio.sleep(delay)
+    if delay <= 0:
+        return
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=delay)
+    except TimeoutError:
+        return
+    raise Abandoned(f"shutting down {delay:.0f} s before the retry is due")

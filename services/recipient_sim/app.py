@@ -133,4 +133,4 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
 def main() -> None:
     configure_logging("recipient-sim")
     settings = SimulatorSettings()
-    serve(create_app(settings), settings.host, settings.port)
+    serve(create_app(settings), settings.host, settings.port, graceful_seconds=2)  # it may be "timing out"

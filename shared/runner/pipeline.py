@@ -128,8 +128,14 @@ class Pipeline:
             svc.wait_healthy(timeout)
 
     def stop(self) -> None:
-        for svc in reversed(list(self.services.values())):
-            svc.terminate()
+        """Every Kafka service shuts down at once (a notifier may take up to a retry tier's delay to finish its
+        message), then the recipient simulator, which they may still be delivering to."""
+        recipients = [svc for svc in self.services.values() if svc.module == "services.recipient_sim"]
+        for wave in ([svc for svc in self.services.values() if svc not in recipients], recipients):
+            for svc in wave:
+                svc.ask_to_stop()
+            for svc in wave:
+                svc.wait_stopped()
 
     def __iter__(self) -> Iterator[ServiceProcess]:
         return iter(self.services.values())

@@ -85,9 +85,19 @@ class ServiceProcess:
 
     def terminate(self, timeout: float = 45.0) -> None:
         """SIGTERM and wait for a graceful shutdown; SIGKILL if it does not come."""
+        self.ask_to_stop()
+        self.wait_stopped(timeout)
+
+    def ask_to_stop(self) -> None:
+        """SIGTERM without waiting, so that several services can shut down at the same time."""
         if self.is_running():
             assert self.process is not None
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float = 45.0) -> None:
+        """Wait for the graceful shutdown ``ask_to_stop`` began; SIGKILL if it does not come."""
+        if self.is_running():
+            assert self.process is not None
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -4,6 +4,7 @@ A failing agency never holds up another agency of the same kind, and every notif
 (or dead-lettered where the test says so)."""
 
 import asyncio
+import signal
 import uuid
 from datetime import datetime
 
@@ -186,3 +187,44 @@ async def test_a_recipient_down_for_a_minute_gets_everything_once_it_recovers(
     assert result.accepted_202 > 20
     assert result.lost == 0 and result.dead_letters == 0
     assert result.mismatched_webhook_ids == 0 and result.extra_delivered_attempts == 0
+
+
+async def test_a_notifier_stopped_while_a_retry_waits_in_its_tier_gives_it_back_and_delivers_it_once(
+    fault_pipeline: Pipeline, fault_db: AsyncEngine
+) -> None:
+    """SIGTERM while a notification sleeps in the 30 s tier: the shutdown does not wait the tier out, the
+    message is not committed, and the restarted notifier delivers it once."""
+    agency = "pd-bridgeport"
+    await set_mode(fault_pipeline, agency, "503")
+    ids = await post(fault_pipeline, "Bridgeport", 1, "RSTOP")
+
+    async def waiting_in_the_30s_tier() -> bool:
+        rows = await agency_rows(fault_db, ids, agency)
+        return bool(rows) and len(await attempts_of(fault_db, rows[0].notification_id)) >= 3  # type: ignore[attr-defined]
+
+    assert await eventually(waiting_in_the_30s_tier, timeout=60)
+    notifier = fault_pipeline.services["notifier-police"]
+    started = asyncio.get_running_loop().time()
+    await asyncio.to_thread(notifier.terminate)
+    stopped_in = asyncio.get_running_loop().time() - started
+    assert notifier.process is not None and notifier.process.returncode == -signal.SIGTERM  # not SIGKILLed
+    assert "message_given_back_at_shutdown" in notifier.log_path.read_text()
+    await set_mode(fault_pipeline, agency, "ok")
+    await asyncio.to_thread(notifier.start)
+    await asyncio.to_thread(notifier.wait_healthy, 60)
+
+    async def delivered() -> bool:
+        rows = await agency_rows(fault_db, ids, agency)
+        return len(rows) == 1 and all(r.delivered_at for r in rows)  # type: ignore[attr-defined]
+
+    assert await eventually(delivered, timeout=90)
+    row = (await agency_rows(fault_db, ids, agency))[0]
+    attempts = await attempts_of(fault_db, row.notification_id)  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(timeout=10) as client:
+        receipts = (await client.get(f"{fault_pipeline.url('recipient-sim')}/receipts")).json()["notifications"]
+    print(
+        f"\nstopped while waiting in the 30 s tier: notifier exited in {stopped_in:.1f} s; "
+        f"attempts {[a.outcome for a in attempts]}; receipts {receipts[row.notification_id]['receipts']}"  # type: ignore[attr-defined]
+    )
+    assert [a.outcome for a in attempts][-1] == "delivered" and len(attempts) == 4
+    assert receipts[row.notification_id]["receipts"] == 1  # type: ignore[attr-defined]
