@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import structlog
 
 from services.notifier.handler import _wait_until
+from shared import consuming
 from shared.consuming import Abandoned, ReliableHandler
 from shared.topics import DEAD_LETTERS
 
@@ -61,7 +63,9 @@ async def test_a_wait_whose_time_has_come_returns_even_while_stopping() -> None:
     await _wait_until(None, stopping)
 
 
-async def test_an_abandoned_message_is_sought_back_never_committed_nor_dead_lettered() -> None:
+async def test_an_abandoned_message_is_sought_back_never_committed_nor_dead_lettered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async def give_back(_: Any) -> None:
         raise Abandoned("shutting down")
 
@@ -70,8 +74,12 @@ async def test_an_abandoned_message_is_sought_back_never_committed_nor_dead_lett
 
     broker = RecordingBroker()
     msg = FakeMessage()
-    await ReliableHandler(broker, give_back, max_attempts=1)(msg)  # type: ignore[arg-type]
+    with structlog.testing.capture_logs() as logs:
+        monkeypatch.setattr(consuming, "log", structlog.get_logger())  # not a logger cached by another test
+        await ReliableHandler(broker, give_back, max_attempts=1)(msg)  # type: ignore[arg-type]
     assert msg.calls == ["nack"] and broker.published == []
+    assert [entry["event"] for entry in logs] == ["message_given_back_at_shutdown"]
     failed = FakeMessage()  # the contrast: a failure on its last attempt is dead-lettered and committed
-    await ReliableHandler(broker, fail, max_attempts=1)(failed)  # type: ignore[arg-type]
+    with structlog.testing.capture_logs():
+        await ReliableHandler(broker, fail, max_attempts=1)(failed)  # type: ignore[arg-type]
     assert failed.calls == ["ack"] and broker.published == [DEAD_LETTERS]
