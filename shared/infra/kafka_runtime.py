@@ -45,6 +45,7 @@ JVM_FLAGS = (
     "-XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true"
 ).split()
 # Single node, broker+controller, static quorum (as the official image); topics are created explicitly.
+# A short broker session: after a SIGKILL the restarted broker is unfenced in 6 s instead of 13 s.
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
@@ -63,6 +64,8 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=1
 group.initial.rebalance.delay.ms=0
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 num.network.threads=2
 num.io.threads=2
 """
