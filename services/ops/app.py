@@ -20,7 +20,7 @@ from services.ops.oidc import install_oidc
 from services.ops.page import dashboard_page, report_page, static_file
 from services.ops.queries import STATES, OpsQueries
 from services.ops.settings import OpsSettings
-from services.ops.snapshot import build_snapshot
+from services.ops.snapshot import build_snapshot, keep_gauges_fresh
 from shared.http import add_common_routes, serve
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings, KafkaSettings
@@ -44,11 +44,15 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        sampler = asyncio.create_task(lag.run())
+        background = [
+            asyncio.create_task(lag.run()),
+            asyncio.create_task(keep_gauges_fresh(queries, settings.at_risk_seconds, settings.lag_sample_seconds)),
+        ]
         yield
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await reader.close()
         await client.aclose()
         await engine.dispose()

@@ -1,15 +1,19 @@
 """The whole dashboard state in one JSON document (the page polls it), and the ops gauges refreshed from it."""
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import structlog
 
 from services.ops.breakers import open_breakers
 from services.ops.health import service_health
 from services.ops.lag import LagTracker
 from services.ops.metrics import AT_RISK, DEAD_LETTERED, DISABLED_ENDPOINTS, NOTIFICATIONS, PAST_DEADLINE
 from services.ops.queries import STATES, OpsQueries
+
+log = structlog.get_logger(__name__)
 
 
 def update_gauges(recipients: list[dict[str, Any]], open_items: list[dict[str, Any]], at_risk_seconds: float) -> None:
@@ -27,6 +31,22 @@ def update_gauges(recipients: list[dict[str, Any]], open_items: list[dict[str, A
         )
         missed = sum(1 for i in open_items if i["recipient_kind"] == kind and i["seconds_left"] < 0)
         PAST_DEADLINE.labels(kind).set(missed)
+
+
+async def refresh_gauges(queries: OpsQueries, at_risk_seconds: float) -> None:
+    update_gauges(await queries.by_recipient(), await queries.open_notifications(), at_risk_seconds)
+    DISABLED_ENDPOINTS.set(len(await queries.disabled_endpoints()))
+
+
+async def keep_gauges_fresh(queries: OpsQueries, at_risk_seconds: float, every_seconds: float) -> None:
+    """Prometheus scrapes ops, not the page: the alert gauges (at risk, past deadline, dead letters) must stay
+    current while nobody has the dashboard open. A database outage keeps the last values and tries again."""
+    while True:
+        try:
+            await refresh_gauges(queries, at_risk_seconds)
+        except Exception as exc:
+            log.warning("ops_gauges_refresh_failed", error_type=type(exc).__name__)
+        await asyncio.sleep(every_seconds)
 
 
 async def build_snapshot(

@@ -10,7 +10,7 @@ from services.ops.auth import Authenticator
 from services.ops.metrics import AT_RISK, PAST_DEADLINE
 from services.ops.page import dashboard_page, report_page, static_file
 from services.ops.passwords import hash_password, verify_password
-from services.ops.queries import percentile
+from services.ops.queries import STATES, percentile
 from services.ops.snapshot import update_gauges
 
 
@@ -89,3 +89,35 @@ def test_gauges_count_at_risk_and_past_deadline_per_kind() -> None:
     update_gauges(recipients, open_items, at_risk_seconds=3600)
     assert AT_RISK.labels("police")._value.get() == 1
     assert PAST_DEADLINE.labels("police")._value.get() == 1
+
+
+def test_the_alert_gauges_refresh_without_anyone_viewing_the_page() -> None:
+    """Prometheus alerts on ops' gauges: they must move with the database, not with page views."""
+    from services.ops.metrics import DEAD_LETTERED
+    from services.ops.snapshot import keep_gauges_fresh
+
+    refreshed_twice = asyncio.Event()
+
+    class Queries:
+        calls = 0
+
+        async def by_recipient(self) -> list[dict[str, object]]:
+            Queries.calls += 1
+            if Queries.calls >= 2:
+                refreshed_twice.set()
+            return [{"recipient_kind": "hhs", **dict.fromkeys(STATES, 0), "dead_lettered": 2}]
+
+        async def open_notifications(self) -> list[dict[str, object]]:
+            return [{"recipient_kind": "hhs", "seconds_left": 60}, {"recipient_kind": "hhs", "seconds_left": -1}]
+
+        async def disabled_endpoints(self) -> list[dict[str, object]]:
+            return []
+
+    async def run_a_while() -> None:
+        task = asyncio.create_task(keep_gauges_fresh(Queries(), 3600, every_seconds=0.01))  # type: ignore[arg-type]
+        await refreshed_twice.wait()
+        task.cancel()
+
+    asyncio.run(asyncio.wait_for(run_a_while(), timeout=10))
+    assert DEAD_LETTERED.labels("hhs")._value.get() == 2
+    assert AT_RISK.labels("hhs")._value.get() == 1 and PAST_DEADLINE.labels("hhs")._value.get() == 1
