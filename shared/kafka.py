@@ -7,6 +7,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from shared.producer_recovery import ProducerRecovery
 from shared.settings import KafkaSettings
 from shared.telemetry import kafka_middlewares
 
@@ -43,10 +44,12 @@ def security_for(settings: KafkaSettings) -> BaseSecurity | None:
 def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: Any) -> KafkaBroker:
     """Every producer is idempotent with acks=all: a 'sent' record is on every in-sync replica.
 
-    With telemetry on, FastStream's telemetry middleware carries the trace context in Kafka headers."""
+    With telemetry on, FastStream's telemetry middleware carries the trace context in Kafka headers. A producer
+    that aiokafka has given up on is replaced (shared/producer_recovery.py)."""
     settings = settings or KafkaSettings()
-    kwargs.setdefault("middlewares", kafka_middlewares(service))
-    return KafkaBroker(
+    recovery = ProducerRecovery()
+    kwargs.setdefault("middlewares", (*kafka_middlewares(service), recovery.middleware()))
+    broker = KafkaBroker(
         settings.bootstrap_servers,
         client_id=f"{settings.client_id_prefix}-{service}",
         enable_idempotence=True,
@@ -58,6 +61,8 @@ def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: A
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
         **kwargs,
     )
+    recovery.broker = broker
+    return broker
 
 
 def admin_client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
