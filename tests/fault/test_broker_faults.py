@@ -11,7 +11,7 @@ from shared.infra.kafka_runtime import KafkaHandle
 from shared.runner.pipeline import Pipeline
 from shared.runner.samples import sample_report
 from tests.fault.harness import ReportStream, drain
-from tests.helpers import delivery_summary, eventually, expected_notifications
+from tests.helpers import delivery_summary, eventually, expected_notifications, notification_rows
 
 pytestmark = pytest.mark.fault
 
@@ -75,3 +75,15 @@ async def test_broker_sigkill_mid_stream_repeated_then_clean_restart_loses_nothi
     assert result.lost == 0 and result.dead_letters == 0
     assert result.mismatched_webhook_ids == 0
     assert result.extra_delivered_attempts == 0
+
+    async def acknowledged() -> list[bool]:
+        return [r.acknowledged_at is not None for r in await notification_rows(fault_db, stream.report_ids)]
+
+    async def all_acknowledged() -> bool:
+        return all(await acknowledged())
+
+    # Every service outlives the bounces, acks included: its producer must recover, not refuse every ack after.
+    done = await eventually(all_acknowledged, timeout=180)
+    states = await acknowledged()
+    print(f"acknowledged after the bounces: {sum(states)} of {len(states)}")
+    assert done
