@@ -16,6 +16,7 @@ from shared.events import AcknowledgementRecorded, AckRequest
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
+from shared.publishing import publish_event
 from shared.settings import DatabaseSettings, KafkaSettings, SecretsSettings
 from shared.signing import SignatureInvalid, verify_signature
 from shared.store.acknowledging import AckInput, AckOutcome, record_ack, webhook_id_seen
@@ -70,12 +71,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
                 acknowledged_at=now,
             )
             try:
-                await broker.publish(
-                    event.model_dump_json().encode(),
-                    ACKNOWLEDGEMENTS,
-                    key=notification.report_id.encode(),
-                    headers={"content-type": "application/json", "event-type": event.event_type},
-                )
+                await publish_event(broker, event, ACKNOWLEDGEMENTS, notification.report_id)
             except Exception as exc:
                 log.error("ack_publish_failed", error_type=type(exc).__name__)
                 return _refuse(503, "acknowledgement not recorded: Kafka unavailable; retry", "unavailable")

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.escalator.chain import DEADLINE, RENOTIFY, escalation_notification_id, target_for
 from shared.acklinks import AckLinkSettings, link_for
 from shared.events import EscalationRecorded, Notification
+from shared.publishing import publish_event, publish_notification
 from shared.store.acknowledging import deadline_key
 from shared.store.audit import AuditEntry, add_audit
 from shared.store.escalations import claim_due_timer, record_escalation_notification
 from shared.store.models import EscalationTimerRecord, NotificationRecord
-from shared.topics import ESCALATIONS, NOTIFICATION_TOPICS
+from shared.topics import ESCALATIONS
 
 log = structlog.get_logger(__name__)
 
@@ -138,12 +139,7 @@ class TimerFirer:
             payload=self._payload(original, timer, renotify),
             ack_url=link_for(self._links, esc_id, target.agency_id, original.deadline_at),
         )
-        await self._broker.publish(
-            notification.model_dump_json().encode(),
-            NOTIFICATION_TOPICS[target.kind],
-            key=target.agency_id.encode(),
-            headers={"content-type": "application/json", "event-type": notification.event_type},
-        )
+        await publish_notification(self._broker, notification)
         await self._publish_event(timer, original, now, esc_id)
         log.info(
             "escalation_fired",
@@ -185,9 +181,4 @@ class TimerFirer:
             fired_at=now,
             deadline_at=original.deadline_at,
         )
-        await self._broker.publish(
-            event.model_dump_json().encode(),
-            ESCALATIONS,
-            key=original.report_id.encode(),
-            headers={"content-type": "application/json", "event-type": event.event_type},
-        )
+        await publish_event(self._broker, event, ESCALATIONS, original.report_id)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 
 from shared.events import CarelineReport, ReportReceived
+from shared.publishing import publish_event
 from shared.topics import REPORTS
 
 
@@ -17,12 +18,7 @@ async def publish_report(broker: KafkaBroker, report: CarelineReport, timeout_se
     event = ReportReceived.of(report, accepted_at=datetime.now(UTC))
     try:
         await asyncio.wait_for(
-            broker.publish(
-                event.model_dump_json().encode(),
-                REPORTS,
-                key=report.careline_report_id.encode(),
-                headers={"content-type": "application/json", "event-type": event.event_type},
-            ),
+            publish_event(broker, event, REPORTS, report.careline_report_id),
             timeout=timeout_seconds,
         )
     except Exception as exc:  # any failure to get the broker's ack means "not accepted"

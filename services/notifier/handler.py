@@ -24,6 +24,7 @@ from services.notifier.webhook import AttemptResult, post_webhook
 from shared.consuming import Abandoned, PoisonMessage, parse_event
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import DeadLetter, Notification
+from shared.publishing import publish_event
 from shared.store.repository import TERMINAL_DELIVERED, Store
 from shared.topics import NOTIFICATION_DEAD_LETTERS, notification_topic, retry_topic
 
@@ -159,12 +160,7 @@ class NotificationDeliverer:
             notification_id=notification.notification_id,
             agency_id=notification.agency_id,
         )
-        await self._broker.publish(
-            letter.model_dump_json().encode(),
-            NOTIFICATION_DEAD_LETTERS,
-            key=notification.agency_id.encode(),
-            headers={"content-type": "application/json"},
-        )
+        await publish_event(self._broker, letter, NOTIFICATION_DEAD_LETTERS, notification.agency_id)
         await self._store.set_state(notification.notification_id, "dead_lettered")
         DEAD_LETTERS.labels(notification.recipient_kind.value, reason).inc()
         log.warning(

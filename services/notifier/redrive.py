@@ -22,12 +22,14 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.notifier.handler import REDRIVE_HEADER
 from shared.events import DeadLetter, Notification
 from shared.kafka import admin_client_kwargs, make_broker
+from shared.publishing import publish_notification
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
-from shared.topics import NOTIFICATION_DEAD_LETTERS, NOTIFICATION_TOPICS
+from shared.topics import NOTIFICATION_DEAD_LETTERS
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,7 @@ async def redrive(kafka: KafkaSettings, items: list[DeadNotification]) -> int:
     await broker.connect()
     try:
         for item in items:
-            await broker.publish(
-                item.notification.model_dump_json().encode(),
-                NOTIFICATION_TOPICS[item.notification.recipient_kind],
-                key=item.notification.agency_id.encode(),
-                headers={"content-type": "application/json", "redrive": "true"},
-            )
+            await publish_notification(broker, item.notification, {REDRIVE_HEADER: "true"})
     finally:
         await broker.stop()
     return len(items)

@@ -58,6 +58,17 @@ def ops_step(step: TimelineStep) -> dict[str, Any]:
     }
 
 
+def _who(n: NotificationRecord) -> dict[str, Any]:
+    """Which notification, for which report, to whom: the ids and names every ops list starts with."""
+    return {
+        "notification_id": n.notification_id,
+        "report_id": n.report_id,
+        "recipient_kind": n.recipient_kind,
+        "agency_id": n.agency_id,
+        "agency_name": n.agency_name,
+    }
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -134,11 +145,7 @@ class OpsQueries:
             rows = await session.scalars(select(N).where(N.state.in_(OPEN_STATES)).order_by(N.deadline_at).limit(limit))
             return [
                 {
-                    "notification_id": r.notification_id,
-                    "report_id": r.report_id,
-                    "recipient_kind": r.recipient_kind,
-                    "agency_id": r.agency_id,
-                    "agency_name": r.agency_name,
+                    **_who(r),
                     "state": r.state,
                     "deadline_at": _iso(r.deadline_at),
                     "clock_hours": round((r.deadline_at - r.created_at).total_seconds() / 3600, 1),
@@ -154,11 +161,7 @@ class OpsQueries:
             )
             return [
                 {
-                    "notification_id": r.notification_id,
-                    "report_id": r.report_id,
-                    "recipient_kind": r.recipient_kind,
-                    "agency_id": r.agency_id,
-                    "agency_name": r.agency_name,
+                    **_who(r),
                     "attempts": r.attempts,
                     "reason": r.last_error,
                 }

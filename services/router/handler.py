@@ -13,8 +13,9 @@ from services.router.policy_model import Policy
 from shared.consuming import PoisonMessage, parse_event
 from shared.directory.directory import Directory
 from shared.events import Notification, ReportReceived, RoutingDecisionRecorded
+from shared.publishing import publish_event, publish_notification
 from shared.store.repository import Store
-from shared.topics import NOTIFICATION_TOPICS, ROUTING_DECISIONS
+from shared.topics import ROUTING_DECISIONS
 
 log = structlog.get_logger(__name__)
 
@@ -61,22 +62,12 @@ class ReportRouter:
         )
 
     async def _publish(self, notification: Notification) -> None:
-        await self._broker.publish(
-            notification.model_dump_json().encode(),
-            NOTIFICATION_TOPICS[notification.recipient_kind],
-            key=notification.agency_id.encode(),
-            headers={"content-type": "application/json", "event-type": notification.event_type},
-        )
+        await publish_notification(self._broker, notification)
         NOTIFICATIONS_PUBLISHED.labels(notification.recipient_kind.value, str(notification.fallback).lower()).inc()
 
     async def _publish_decision(self, event: RoutingDecisionRecorded) -> None:
         """The audit record goes out before the offset moves, like every notification."""
-        await self._broker.publish(
-            event.model_dump_json().encode(),
-            ROUTING_DECISIONS,
-            key=event.report_id.encode(),
-            headers={"content-type": "application/json", "event-type": event.event_type},
-        )
+        await publish_event(self._broker, event, ROUTING_DECISIONS, event.report_id)
 
 
 def _report_row(event: ReportReceived, now: datetime, count: int, policy_version: str) -> dict[str, object]:
