@@ -15,11 +15,11 @@ from types import FrameType
 
 import httpx
 
+from devtools.infra.kafka_runtime import provide_kafka
+from devtools.infra.ports import free_ports
+from devtools.runner.pipeline import Pipeline, PipelineConfig
+from devtools.runner.samples import all_town_names, sample_report
 from shared.events import RecipientKind
-from shared.infra.kafka_runtime import provide_kafka
-from shared.infra.ports import free_ports
-from shared.runner.pipeline import Pipeline, PipelineConfig
-from shared.runner.samples import all_town_names, sample_report
 from shared.settings import REPO_ROOT
 
 KINDS = tuple(k.value for k in RecipientKind)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.infra.kafka_runtime import KafkaHandle, provide_kafka
-from shared.infra.ports import MissingPrerequisite
-from shared.infra.postgres_runtime import PostgresHandle, provide_postgres
+from devtools.infra.kafka_runtime import KafkaHandle, provide_kafka
+from devtools.infra.ports import MissingPrerequisite
+from devtools.infra.postgres_runtime import PostgresHandle, provide_postgres
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

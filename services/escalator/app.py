@@ -7,12 +7,12 @@ from fastapi import FastAPI
 from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from services.escalator.settings import EscalatorSettings
-from services.router.policy_loader import PolicyInvalid, load_policy
 from shared.consuming import subscribe_reliably
 from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
+from shared.policy.loader import PolicyInvalid, load_policy
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.topics import ROUTING_DECISIONS

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.router.policy_model import KindPolicy
 from shared.directory.agencies import STATEWIDE_AGENCIES, AgencyKind
 from shared.events import DecidedRecipient, RecipientKind
+from shared.policy.model import KindPolicy
 from shared.store.escalations import DEADLINE_STEP
 
 _ESCALATION_NAMESPACE = uuid.UUID("0b8e3b0e-8f4b-4d44-9d7a-5f0c3c2f9a11")

@@ -5,9 +5,9 @@ from faststream.kafka import KafkaMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.escalator.chain import plan_timers
-from services.router.policy_model import Policy
 from shared.consuming import PoisonMessage, parse_event
 from shared.events import RoutingDecisionRecorded
+from shared.policy.model import Policy
 from shared.store.escalations import known_notifications, schedule_timers
 
 log = structlog.get_logger(__name__)

@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, PositiveFloat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.router.policy_loader import DEFAULT_POLICY
+from shared.policy.loader import DEFAULT_POLICY
 
 
 class EscalatorSettings(BaseSettings):

@@ -25,6 +25,7 @@ from shared.consuming import Abandoned, PoisonMessage, parse_event
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import DeadLetter, Notification
 from shared.publishing import publish_event
+from shared.redrive import REDRIVE_HEADER
 from shared.store.repository import TERMINAL_DELIVERED, Store
 from shared.topics import NOTIFICATION_DEAD_LETTERS, notification_topic, retry_topic
 
@@ -32,7 +33,6 @@ log = structlog.get_logger(__name__)
 
 RETRIES_HEADER = "retries"
 NOT_BEFORE_HEADER = "not-before"
-REDRIVE_HEADER = "redrive"
 
 
 class NotificationDeliverer:

@@ -1,6 +1,6 @@
 """Ops actions: redrive dead letters (one, or an agency's) and re-enable a disabled endpoint.
 
-Redrive reuses the notifier's own redrive command (read the dead-letter topic, keep what the database still
+Redrive calls shared.redrive, as the CLI does (read the dead-letter topic, keep what the database still
 says is dead-lettered, republish with the redrive header), so the page and the CLI behave the same.
 """
 
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.redrive import read_dead_letters, redrive, still_dead
 from services.ops.audit import record_action
+from shared.redrive import read_dead_letters, redrive, still_dead
 from shared.settings import KafkaSettings
 from shared.store.repository import Store
 

@@ -3,13 +3,13 @@
 from fastapi import FastAPI
 
 from services.router.handler import ReportRouter
-from services.router.policy_loader import PolicyInvalid, load_policy
 from services.router.settings import RouterSettings
 from shared.consuming import subscribe_reliably
 from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
+from shared.policy.loader import PolicyInvalid, load_policy
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store

@@ -11,18 +11,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.router.decision import decide
-from services.router.policy_loader import DEFAULT_POLICY, PolicyInvalid, load_policy
-from services.router.policy_model import Policy
 from shared.directory.directory import Directory, load_directory
 from shared.events import CarelineReport, RecipientKind
-from shared.runner.samples import sample_report
+from shared.policy.loader import DEFAULT_POLICY, PolicyInvalid, load_policy
+from shared.policy.model import Policy
 
 
 def probe_report(town: str, received_at: datetime) -> CarelineReport:
-    data = sample_report("CL-COVERAGE-0001", town, missing=True)
-    data["received_at"] = received_at.isoformat()
-    data["child"]["foreign_national"] = True
-    return CarelineReport.model_validate(data)
+    """A report that triggers every rule (missing/runaway, foreign national); no person in it, only placeholders."""
+    return CarelineReport.model_validate(
+        {
+            "careline_report_id": "CL-COVERAGE-0001",
+            "received_at": received_at.isoformat(),
+            "classification": "dmst",
+            "priority": "urgent",
+            "child": {
+                "first_name": "probe",
+                "last_name": "probe",
+                "date_of_birth": "2010-01-01",
+                "foreign_national": True,
+            },
+            "missing_or_runaway": True,
+            "residence_town": town,
+            "narrative": "coverage probe",
+            "reporter": {"name": "probe", "role": "probe"},
+        }
+    )
 
 
 def coverage(policy: Policy, directory: Directory, when: datetime) -> dict[RecipientKind, Counter[str]]:

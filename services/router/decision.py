@@ -4,11 +4,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.router.matching import matching_routes
-from services.router.policy_model import Policy
 from services.router.resolve import resolve
 from shared.directory.agencies import STATEWIDE_AGENCIES, Agency
 from shared.directory.directory import Directory
 from shared.events import CarelineReport, RecipientKind
+from shared.policy.model import Policy
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from services.router.decision import RoutingDecision, decide
 from services.router.payloads import fields_sent
-from services.router.policy_loader import DEFAULT_POLICY, PolicyInvalid, load_policy
-from services.router.policy_model import Policy
 from shared.directory.directory import load_directory
 from shared.events import CarelineReport
+from shared.policy.loader import DEFAULT_POLICY, PolicyInvalid, load_policy
+from shared.policy.model import Policy
 
 
 def read_report(path: Path) -> CarelineReport:

@@ -9,10 +9,10 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from services.router.decision import decide
 from services.router.metrics import NOTIFICATIONS_PUBLISHED, REPORTS_ROUTED
 from services.router.outputs import build_notifications, decision_event
-from services.router.policy_model import Policy
 from shared.consuming import PoisonMessage, parse_event
 from shared.directory.directory import Directory
 from shared.events import Notification, ReportReceived, RoutingDecisionRecorded
+from shared.policy.model import Policy
 from shared.publishing import publish_event, publish_notification
 from shared.store.repository import Store
 from shared.topics import ROUTING_DECISIONS

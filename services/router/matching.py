@@ -2,9 +2,9 @@
 
 from datetime import date
 
-from services.router.policy_model import Matchers, Route
 from shared.directory.towns import normalise
 from shared.events import CarelineReport
+from shared.policy.model import Matchers, Route
 
 
 def age_on(born: date, day: date) -> int:

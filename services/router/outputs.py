@@ -4,10 +4,10 @@ from datetime import datetime
 
 from services.router.decision import RoutingDecision
 from services.router.payloads import fields_sent, payload_for
-from services.router.policy_model import Policy
 from shared.acklinks import AckLinkSettings, link_for
 from shared.events import CarelineReport, DecidedRecipient, FallbackUsed, Notification, RoutingDecisionRecorded
 from shared.events.notification import notification_id_for
+from shared.policy.model import Policy
 
 
 def build_notifications(

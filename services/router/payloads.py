@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from services.router.policy_model import NEVER_SENT, KindPolicy
 from shared.events import CarelineReport
+from shared.policy.model import NEVER_SENT, KindPolicy
 
 
 def payload_for(report: CarelineReport, allowed: KindPolicy) -> dict[str, Any]:

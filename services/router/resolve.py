@@ -3,10 +3,10 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from services.router.policy_model import Fallbacks, RecipientSpec, Resolve, TownRole
 from shared.directory.agencies import STATEWIDE_AGENCIES, Agency
 from shared.directory.directory import Directory, PoliceAnswer
 from shared.events import CarelineReport
+from shared.policy.model import Fallbacks, RecipientSpec, Resolve, TownRole
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from shared.infra.kafka_runtime import KafkaHandle, provide_kafka
-from shared.infra.postgres_runtime import PostgresHandle
-from shared.runner.pipeline import Pipeline, PipelineConfig
+from devtools.infra.kafka_runtime import KafkaHandle, provide_kafka
+from devtools.infra.postgres_runtime import PostgresHandle
+from devtools.runner.pipeline import Pipeline, PipelineConfig
 from tests.conftest import unavailable
 
 CHROMIUM_ARGS = [

@@ -9,9 +9,9 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from playwright.async_api import Error as PlaywrightError
 
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import sample_report
 from shared.events import CarelineReport
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import sample_report
 from tests.unit.routing_support import agencies, routed
 
 pytestmark = pytest.mark.browser

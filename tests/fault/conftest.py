@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.infra.kafka_runtime import KafkaHandle, provide_kafka
-from shared.infra.postgres_runtime import PostgresHandle
-from shared.runner.pipeline import Pipeline, PipelineConfig
+from devtools.infra.kafka_runtime import KafkaHandle, provide_kafka
+from devtools.infra.postgres_runtime import PostgresHandle
+from devtools.runner.pipeline import Pipeline, PipelineConfig
 from shared.store.engine import make_engine
 from tests.conftest import IN_CI
 

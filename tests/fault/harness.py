@@ -18,8 +18,8 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import all_town_names, sample_report
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import all_town_names, sample_report
 from shared.settings import REPO_ROOT
 from shared.store.models import DeliveryAttemptRecord
 from tests.helpers import eventually, expected_notifications, notification_rows

@@ -7,9 +7,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.infra.kafka_runtime import KafkaHandle
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import sample_report
+from devtools.infra.kafka_runtime import KafkaHandle
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import sample_report
 from tests.fault.harness import ReportStream, drain
 from tests.helpers import delivery_summary, eventually, expected_notifications, notification_rows
 

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.infra.postgres_runtime import PostgresHandle
-from shared.runner.pipeline import Pipeline
+from devtools.infra.postgres_runtime import PostgresHandle
+from devtools.runner.pipeline import Pipeline
 from tests.conftest import unavailable
 from tests.fault.harness import ReportStream, drain
 

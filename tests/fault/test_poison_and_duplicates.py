@@ -10,9 +10,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra.kafka_runtime import KafkaHandle
+from devtools.runner.pipeline import Pipeline
 from shared.events import RecipientKind
-from shared.infra.kafka_runtime import KafkaHandle
-from shared.runner.pipeline import Pipeline
 from shared.topics import DEAD_LETTERS, NOTIFICATION_TOPICS, REPORTS
 from tests.fault.harness import ReportStream, drain, figures
 from tests.helpers import delivery_summary, eventually

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import sample_report
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import sample_report
 from tests.fault.harness import ops_command
 from tests.helpers import eventually, notification_rows
 

@@ -7,7 +7,7 @@ import random
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.runner.pipeline import Pipeline
+from devtools.runner.pipeline import Pipeline
 from tests.fault.harness import ReportStream, drain
 
 pytestmark = pytest.mark.fault

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.infra.kafka_runtime import KafkaHandle
-from shared.infra.postgres_runtime import PostgresHandle
-from shared.runner.pipeline import Pipeline, PipelineConfig
+from devtools.infra.kafka_runtime import KafkaHandle
+from devtools.infra.postgres_runtime import PostgresHandle
+from devtools.runner.pipeline import Pipeline, PipelineConfig
 from shared.store.engine import make_engine
 
 

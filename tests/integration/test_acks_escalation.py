@@ -21,16 +21,16 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra.kafka_runtime import KafkaHandle
+from devtools.infra.postgres_runtime import PostgresHandle
+from devtools.runner.pipeline import Pipeline, PipelineConfig
+from devtools.runner.samples import sample_report
 from services.audit.compliance import compliance_report, render
-from services.router.policy_loader import DEFAULT_POLICY
 from shared.acklinks import AckLinkSettings, link_for
 from shared.directory.endpoints import EndpointRegistry
 from shared.events import CarelineReport, RecipientKind
 from shared.events.notification import notification_id_for
-from shared.infra.kafka_runtime import KafkaHandle
-from shared.infra.postgres_runtime import PostgresHandle
-from shared.runner.pipeline import Pipeline, PipelineConfig
-from shared.runner.samples import sample_report
+from shared.policy.loader import DEFAULT_POLICY
 from shared.signing import derive_dev_secret, sign_headers
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.models import AuditEventRecord, EscalationTimerRecord, NotificationRecord

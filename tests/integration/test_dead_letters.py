@@ -8,10 +8,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra.kafka_runtime import KafkaHandle
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import sample_report
 from shared.events import CarelineReport
-from shared.infra.kafka_runtime import KafkaHandle
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import sample_report
 from shared.topics import CARELINE_INBOUND, DEAD_LETTERS
 from tests.helpers import delivery_summary, eventually
 from tests.unit.routing_support import routed

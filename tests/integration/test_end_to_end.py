@@ -6,8 +6,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import all_town_names, sample_report
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import all_town_names, sample_report
 from tests.helpers import delivery_summary, eventually, expected_notifications, notification_rows, post_reports
 
 pytestmark = pytest.mark.integration

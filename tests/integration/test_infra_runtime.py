@@ -16,9 +16,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.infra.kafka_runtime import provide_kafka
-from shared.infra.ports import MissingPrerequisite
-from shared.infra.postgres_runtime import provide_postgres
+from devtools.infra.kafka_runtime import provide_kafka
+from devtools.infra.ports import MissingPrerequisite
+from devtools.infra.postgres_runtime import provide_postgres
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import sample_report
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import sample_report
 from shared.store.models import AuditEventRecord
 from tests.helpers import eventually
 

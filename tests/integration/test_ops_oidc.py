@@ -18,12 +18,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from devtools.infra.oidc_runtime import OidcProviderHandle, provide_oidc_provider
+from devtools.infra.ports import MissingPrerequisite, free_port
 from services.ops.app import create_app
 from services.ops.oidc import SESSION_COOKIE
 from services.ops.passwords import hash_password
 from services.ops.settings import OpsSettings
-from shared.infra.oidc_runtime import OidcProviderHandle, provide_oidc_provider
-from shared.infra.ports import MissingPrerequisite, free_port
 from shared.settings import KafkaSettings
 from shared.store.engine import make_engine
 from shared.store.migrate import upgrade

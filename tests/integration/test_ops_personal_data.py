@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import sample_report
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import sample_report
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

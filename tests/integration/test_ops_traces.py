@@ -14,10 +14,10 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from shared.infra.kafka_runtime import KafkaHandle, provide_kafka
-from shared.infra.postgres_runtime import PostgresHandle
-from shared.runner.pipeline import Pipeline, PipelineConfig
-from shared.runner.samples import sample_report
+from devtools.infra.kafka_runtime import KafkaHandle, provide_kafka
+from devtools.infra.postgres_runtime import PostgresHandle
+from devtools.runner.pipeline import Pipeline, PipelineConfig
+from devtools.runner.samples import sample_report
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration

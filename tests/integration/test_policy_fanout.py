@@ -10,11 +10,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from devtools.infra.kafka_runtime import KafkaHandle
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import sample_report
 from services.router.payloads import payload_for
 from shared.events import CarelineReport
-from shared.infra.kafka_runtime import KafkaHandle
-from shared.runner.pipeline import Pipeline
-from shared.runner.samples import sample_report
 from shared.topics import NOTIFICATION_TOPICS, ROUTING_DECISIONS
 from tests.unit.routing_support import POLICY, routed
 

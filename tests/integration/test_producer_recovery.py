@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
 from faststream.kafka import KafkaBroker
 
-from shared.infra.kafka_runtime import KafkaHandle
+from devtools.infra.kafka_runtime import KafkaHandle
 from shared.kafka import make_broker
 from shared.settings import KafkaSettings
 

@@ -3,11 +3,11 @@
 from pathlib import Path
 from typing import Any
 
+from devtools.runner.samples import sample_report
 from services.router.decision import RoutingDecision, decide
-from services.router.policy_loader import load_policy
 from shared.directory.directory import load_directory
 from shared.events import CarelineReport
-from shared.runner.samples import sample_report
+from shared.policy.loader import load_policy
 
 DIRECTORY = load_directory()
 POLICY = load_policy(DIRECTORY.towns)

@@ -2,9 +2,9 @@
 
 from fastapi.testclient import TestClient
 
+from devtools.runner.samples import sample_report
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from shared.runner.samples import sample_report
 
 client = TestClient(create_app(IntakeSettings(consume_inbound_topic=False)))  # no lifespan: no Kafka needed
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from services.router.payloads import payload_for
-from services.router.policy_model import KindPolicy
 from shared.events import RecipientKind
+from shared.policy.model import KindPolicy
 from tests.unit.routing_support import POLICY, report_for
 
 

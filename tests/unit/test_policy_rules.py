@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 import yaml
 
-from services.router.policy_loader import PolicyInvalid, load_policy
+from shared.policy.loader import PolicyInvalid, load_policy
 from tests.unit.routing_support import DIRECTORY, agencies, report_for, routed
 
-SHIPPED = Path(__file__).resolve().parents[2] / "services" / "router" / "policy.yaml"
+SHIPPED = Path(__file__).resolve().parents[2] / "shared" / "policy" / "policy.yaml"
 
 
 def policy_with(tmp_path: Path, routes: list[dict[str, Any]], default: list[dict[str, Any]] | None = None) -> Path:

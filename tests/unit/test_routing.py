@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
+from devtools.runner.samples import all_town_names
 from shared.events import RecipientKind
-from shared.runner.samples import all_town_names
 from tests.unit.routing_support import DIRECTORY, agencies, report_for, routed
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devtools.runner.samples import all_town_names
 from services.router.outputs import build_notifications, decision_event
 from shared.events import CarelineReport, RecipientKind
-from shared.runner.samples import all_town_names
 from tests.unit.routing_support import POLICY, report_for, routed
 
 TOWNS = st.sampled_from(all_town_names())

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from devtools.infra.ports import free_ports
+from devtools.runner.processes import ServiceProcess
 from shared.events import RecipientKind
-from shared.infra.ports import free_ports
-from shared.runner.processes import ServiceProcess
 from shared.store.migrate import upgrade
 from shared.topics import ensure_topics
 

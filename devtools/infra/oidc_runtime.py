@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.infra import ports
-from shared.infra.kafka_runtime import copy_maven_dependencies, find_java
-from shared.infra.ports import LOOPBACK, MissingPrerequisite, tail
+from devtools.infra import ports
+from devtools.infra.kafka_runtime import copy_maven_dependencies, find_java
+from devtools.infra.ports import LOOPBACK, MissingPrerequisite, tail
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def provide_oidc_provider(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: start a provider (interactive login page) and print its issuer, or --resolve-only warm the cache."""
-    parser = argparse.ArgumentParser(prog="python -m shared.infra.oidc_runtime", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.infra.oidc_runtime", description=main.__doc__)
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".run" / "oidc")
     parser.add_argument("--version", default=DEFAULT_VERSION)
     parser.add_argument("--resolve-only", action="store_true", help="download the jars into the cache, exit")

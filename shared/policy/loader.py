@@ -5,9 +5,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from services.router.policy_checks import Loc, cross_check
-from services.router.policy_model import Policy
 from shared.directory.towns import TownDirectory
+from shared.policy.checks import Loc, cross_check
+from shared.policy.model import Policy
 
 DEFAULT_POLICY = Path(__file__).parent / "policy.yaml"
 

@@ -28,8 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from shared.infra import ports
-from shared.infra.ports import LOOPBACK, MissingPrerequisite, tail
+from devtools.infra import ports
+from devtools.infra.ports import LOOPBACK, MissingPrerequisite, tail
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +389,7 @@ def provide_kafka(work_dir: Path, *, version: str = DEFAULT_VERSION) -> KafkaHan
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: start a broker and print its bootstrap line, or (--resolve-only) just warm the jar cache."""
-    parser = argparse.ArgumentParser(prog="python -m shared.infra.kafka_runtime", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.infra.kafka_runtime", description=main.__doc__)
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".run" / "kafka")
     parser.add_argument("--kafka-version", default=DEFAULT_VERSION)
     parser.add_argument("--resolve-only", action="store_true", help="download the jars into the cache, exit")

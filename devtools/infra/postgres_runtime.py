@@ -33,7 +33,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from shared.infra.ports import LOOPBACK, MissingPrerequisite, free_port, port_open, run_until_signalled, tail
+from devtools.infra.ports import LOOPBACK, MissingPrerequisite, free_port, port_open, run_until_signalled, tail
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def provide_postgres(work_dir: Path, *, database: str = "careline") -> PostgresH
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: start a local PostgreSQL, print DATABASE_URL=..., run until SIGINT/SIGTERM, stop cleanly."""
-    parser = argparse.ArgumentParser(prog="python -m shared.infra.postgres_runtime", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.infra.postgres_runtime", description=main.__doc__)
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".run" / "postgres")
     parser.add_argument("--database", default="careline")
     args = parser.parse_args(argv)

@@ -2,10 +2,10 @@
 
 from collections.abc import Iterator
 
-from services.router.policy_model import Policy, Resolve, Route
 from shared.directory.agencies import STATEWIDE_AGENCIES
 from shared.directory.towns import TownDirectory
 from shared.events import RecipientKind
+from shared.policy.model import Policy, Resolve, Route
 
 Loc = tuple[str | int, ...]
 
