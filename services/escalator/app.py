@@ -1,14 +1,17 @@
 """Escalator service: schedules timers from routing decisions and fires the due ones."""
 
 import asyncio
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from services.escalator.chain import check_chain_targets
 from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from services.escalator.settings import EscalatorSettings
 from shared.consuming import subscribe_reliably
 from shared.directory.directory import load_directory
+from shared.directory.targets import UnknownTarget
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
@@ -22,12 +25,16 @@ GROUP_ID = "escalator"
 
 def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
     settings = settings or EscalatorSettings()
-    policy = load_policy(load_directory().towns, settings.policy_file)
+    directory = load_directory()
+    policy = load_policy(directory.towns, settings.policy_file)
+    check_chain_targets(policy, directory, datetime.now(UTC).date())
     broker = make_broker("escalator")
     engine = make_engine(DatabaseSettings().database_url)
     sessions = make_session_factory(engine)
-    subscribe_reliably(broker, ROUTING_DECISIONS, GROUP_ID, TimerScheduler(sessions, policy, settings.minute_seconds))
-    firer = TimerFirer(broker, sessions, policy.version)
+    subscribe_reliably(
+        broker, ROUTING_DECISIONS, GROUP_ID, TimerScheduler(sessions, policy, settings.seconds_per_policy_minute)
+    )
+    firer = TimerFirer(broker, sessions, policy.version, directory)
     connected = asyncio.Event()
 
     async def on_ready() -> None:
@@ -48,6 +55,6 @@ def main() -> None:
     settings = EscalatorSettings()
     try:
         app = create_app(settings)
-    except PolicyInvalid as exc:
+    except (PolicyInvalid, UnknownTarget) as exc:
         raise SystemExit(str(exc)) from exc
     serve(app, settings.host, settings.port)

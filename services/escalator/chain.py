@@ -1,55 +1,27 @@
-"""Pure planning: which timers a routed notification gets, and who each escalation step reaches.
+"""Pure planning: which timers a routed notification gets, and a startup check of whom the chains name.
 
 Step 0 re-notifies the agency itself when its acknowledgement SLA runs out; steps 1.. follow the policy's
 escalation chain; a last timer at the deadline records a miss. An acknowledgement cancels what is left.
 """
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.directory.agencies import STATEWIDE_AGENCIES, AgencyKind
-from shared.events import DecidedRecipient, RecipientKind
-from shared.policy.model import KindPolicy
+from shared.directory.directory import Directory
+from shared.directory.targets import resolve_target
+from shared.events import DecidedRecipient, EscalationAction
+from shared.policy.model import KindPolicy, Policy
 from shared.store.escalations import DEADLINE_STEP
 
 _ESCALATION_NAMESPACE = uuid.UUID("0b8e3b0e-8f4b-4d44-9d7a-5f0c3c2f9a11")
 
-RENOTIFY = "renotify"
-ESCALATE = "escalate"
-DEADLINE = "deadline_missed"
 
-_KIND_OF_AGENCY = {
-    AgencyKind.HART_LEAD: RecipientKind.HART,
-    AgencyKind.HART_LIAISON: RecipientKind.HART,
-    AgencyKind.FBI: RecipientKind.FBI,
-    AgencyKind.MUNICIPAL_POLICE: RecipientKind.POLICE,
-    AgencyKind.STATE_POLICE: RecipientKind.POLICE,
-    AgencyKind.MDT: RecipientKind.MDT,
-    AgencyKind.NCMEC: RecipientKind.NCMEC,
-    AgencyKind.HHS: RecipientKind.HHS,
-}
-
-ROLES = {"careline-supervisor": "DCF Careline on-call supervisor"}
-"""On-call roles a chain may name; DCF-internal, so they are reached over the HART channel."""
-
-
-@dataclass(frozen=True)
-class Target:
-    agency_id: str
-    name: str
-    kind: RecipientKind
-
-
-def target_for(agency_id: str) -> Target:
-    if agency := STATEWIDE_AGENCIES.get(agency_id):
-        return Target(agency_id, agency.name, _KIND_OF_AGENCY[agency.kind])
-    if agency_id in ROLES:
-        return Target(agency_id, ROLES[agency_id], RecipientKind.HART)
-    prefixes = {"hart-region-": RecipientKind.HART, "mdt-": RecipientKind.MDT}
-    kind = next((k for p, k in prefixes.items() if agency_id.startswith(p)), RecipientKind.POLICE)
-    return Target(agency_id, agency_id, kind)
+def check_chain_targets(policy: Policy, directory: Directory, day: date) -> None:
+    """At startup: every chain names a target the directory knows (raises UnknownTarget otherwise)."""
+    for kind_policy in policy.recipient_kinds.values():
+        for step in kind_policy.escalation:
+            resolve_target(step.to, directory, day)
 
 
 def escalation_notification_id(notification_id: str, step: int, target_agency_id: str) -> str:
@@ -58,17 +30,19 @@ def escalation_notification_id(notification_id: str, step: int, target_agency_id
 
 
 def plan_timers(
-    recipient: DecidedRecipient, kind_policy: KindPolicy, sent_at: datetime, minute_seconds: float
+    recipient: DecidedRecipient, kind_policy: KindPolicy, sent_at: datetime, seconds_per_policy_minute: float
 ) -> list[dict[str, Any]]:
+    """One row per step; `seconds_per_policy_minute` is 60 in production, shorter in tests."""
+
     def due(minutes: int) -> datetime:
-        return sent_at + timedelta(seconds=minutes * minute_seconds)
+        return sent_at + timedelta(seconds=minutes * seconds_per_policy_minute)
 
     nid = recipient.notification_id
     rows = [
         {
             "notification_id": nid,
             "step": 0,
-            "action": RENOTIFY,
+            "action": EscalationAction.RENOTIFY,
             "target_agency_id": recipient.agency_id,
             "due_at": due(kind_policy.ack_sla_minutes),
         }
@@ -77,7 +51,7 @@ def plan_timers(
         {
             "notification_id": nid,
             "step": i,
-            "action": ESCALATE,
+            "action": EscalationAction.ESCALATE,
             "target_agency_id": step.to,
             "due_at": due(step.after_minutes),
         }
@@ -87,7 +61,7 @@ def plan_timers(
         {
             "notification_id": nid,
             "step": DEADLINE_STEP,
-            "action": DEADLINE,
+            "action": EscalationAction.DEADLINE_MISSED,
             "target_agency_id": None,
             "due_at": recipient.deadline_at,
         }

@@ -5,7 +5,8 @@ acknowledged meanwhile, cancel it; otherwise commit the escalation notification'
 (a separate, already committed transaction, so the notifier finds the row), publish the notification and
 the escalation event (acks=all), and only then set fired_at. A crash before fired_at commits leaves the
 timer due, so the step fires again with the same ids (never lost); after it commits the step is done
-(never fired twice).
+(never fired twice). A chain target the directory does not know (a timer from an older policy) is never
+guessed: the step is recorded as `escalation_target_unknown` for ops and the timers after it go on.
 """
 
 import asyncio
@@ -16,10 +17,13 @@ import structlog
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.escalator.chain import DEADLINE, RENOTIFY, escalation_notification_id, target_for
+from services.escalator.chain import escalation_notification_id
 from shared.acklinks import AckLinkSettings, link_for
-from shared.events import EscalationRecorded, Notification
+from shared.directory.directory import Directory
+from shared.directory.targets import Target, UnknownTarget, resolve_target
+from shared.events import EscalationAction, EscalationRecorded, Notification, RecipientKind
 from shared.publishing import publish_event, publish_notification
+from shared.states import NotificationState
 from shared.store.acknowledging import deadline_key
 from shared.store.audit import AuditEntry, add_audit
 from shared.store.escalations import claim_due_timer, record_escalation_notification
@@ -35,11 +39,13 @@ class TimerFirer:
         broker: KafkaBroker,
         sessions: async_sessionmaker[AsyncSession],
         policy_version: str,
+        directory: Directory,
         links: AckLinkSettings | None = None,
     ) -> None:
         self._broker = broker
         self._sessions = sessions
         self._policy_version = policy_version
+        self._directory = directory
         self._links = links or AckLinkSettings()
 
     async def run(self, poll_seconds: float, ready: "asyncio.Event") -> None:
@@ -65,12 +71,56 @@ class TimerFirer:
             if original.acknowledged_at is not None:
                 timer.cancelled_at = now
                 return True
-            if timer.action == DEADLINE:
+            if timer.action == EscalationAction.DEADLINE_MISSED:
                 await self._deadline_missed(session, timer, original, now)
             else:
-                await self._escalate(timer, original, now)
+                try:
+                    target = self._target(timer, original, now)
+                except UnknownTarget as exc:
+                    await self._unresolved(session, timer, original, now, exc)
+                else:
+                    await self._escalate(timer, original, target, now)
             timer.fired_at = now
             return True
+
+    def _target(self, timer: EscalationTimerRecord, original: NotificationRecord, now: datetime) -> Target:
+        """Re-notify: the agency itself, as routed. Escalate: the chain's target, exactly as the directory knows it."""
+        if timer.action == EscalationAction.RENOTIFY:
+            return Target(original.agency_id, original.agency_name, RecipientKind(original.recipient_kind))
+        # plan_timers gives every escalate row its target; a row without one resolves to nothing.
+        return resolve_target(timer.target_agency_id or "", self._directory, now.date())
+
+    async def _unresolved(
+        self,
+        session: AsyncSession,
+        timer: EscalationTimerRecord,
+        original: NotificationRecord,
+        now: datetime,
+        error: UnknownTarget,
+    ) -> None:
+        """A timer written under an older policy or directory: recorded for ops, never sent to a guessed agency.
+
+        The step counts as fired, so it does not hold up the timers due after it.
+        """
+        await add_audit(
+            session,
+            AuditEntry(
+                occurred_at=now,
+                event="escalation_target_unknown",
+                actor="escalator",
+                dedupe_key=_step_key(original, timer),
+                report_id=original.report_id,
+                notification_id=original.notification_id,
+                agency_id=original.agency_id,
+                detail=f"step {timer.step}: {error}",
+            ),
+        )
+        log.error(
+            "escalation_target_unknown",
+            notification_id=original.notification_id,
+            step=timer.step,
+            target_agency_id=error.agency_id,
+        )
 
     async def _deadline_missed(
         self, session: AsyncSession, timer: EscalationTimerRecord, original: NotificationRecord, now: datetime
@@ -91,10 +141,11 @@ class TimerFirer:
         await self._publish_event(timer, original, now, None)
         log.warning("deadline_missed", notification_id=original.notification_id, agency_id=original.agency_id)
 
-    async def _escalate(self, timer: EscalationTimerRecord, original: NotificationRecord, now: datetime) -> None:
-        target = target_for(timer.target_agency_id or original.agency_id)
+    async def _escalate(
+        self, timer: EscalationTimerRecord, original: NotificationRecord, target: Target, now: datetime
+    ) -> None:
         esc_id = escalation_notification_id(original.notification_id, timer.step, target.agency_id)
-        renotify = timer.action == RENOTIFY
+        renotify = timer.action == EscalationAction.RENOTIFY
         waited = int((timer.due_at - original.created_at).total_seconds())
         reason = (
             f"escalation step {timer.step} ({timer.action}): {original.recipient_kind} notification "
@@ -110,7 +161,7 @@ class TimerFirer:
                 "agency_name": target.name,
                 "reason": reason,
                 "fallback": False,
-                "state": "pending",
+                "state": NotificationState.PENDING,
                 "created_at": now,
                 "deadline_at": original.deadline_at,
                 "attempts": 0,
@@ -119,7 +170,7 @@ class TimerFirer:
                 occurred_at=now,
                 event="renotified" if renotify else "escalated",
                 actor="escalator",
-                dedupe_key=f"escalation:{original.notification_id}:{timer.step}",
+                dedupe_key=_step_key(original, timer),
                 report_id=original.report_id,
                 notification_id=original.notification_id,
                 agency_id=target.agency_id,
@@ -174,7 +225,7 @@ class TimerFirer:
             report_id=original.report_id,
             agency_id=original.agency_id,
             step=timer.step,
-            action=timer.action,
+            action=EscalationAction(timer.action),
             target_agency_id=timer.target_agency_id,
             escalation_notification_id=esc_id,
             due_at=timer.due_at,
@@ -182,3 +233,8 @@ class TimerFirer:
             deadline_at=original.deadline_at,
         )
         await publish_event(self._broker, event, ESCALATIONS, original.report_id)
+
+
+def _step_key(original: NotificationRecord, timer: EscalationTimerRecord) -> str:
+    """One audit record per step, however often it fires."""
+    return f"escalation:{original.notification_id}:{timer.step}"

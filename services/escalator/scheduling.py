@@ -14,10 +14,12 @@ log = structlog.get_logger(__name__)
 
 
 class TimerScheduler:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], policy: Policy, minute_seconds: float) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], policy: Policy, seconds_per_policy_minute: float
+    ) -> None:
         self._sessions = sessions
         self._policy = policy
-        self._minute_seconds = minute_seconds
+        self._seconds_per_policy_minute = seconds_per_policy_minute
 
     async def __call__(self, msg: KafkaMessage) -> None:
         decision = parse_event(RoutingDecisionRecorded, msg.body)
@@ -30,7 +32,7 @@ class TimerScheduler:
             row
             for r in decision.recipients
             for row in plan_timers(
-                r, self._policy.recipient_kinds[r.recipient_kind], decision.decided_at, self._minute_seconds
+                r, self._policy.recipient_kinds[r.recipient_kind], decision.decided_at, self._seconds_per_policy_minute
             )
         ]
         added = await schedule_timers(self._sessions, rows)

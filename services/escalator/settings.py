@@ -13,8 +13,9 @@ class EscalatorSettings(BaseSettings):
     port: int = 8086
     poll_seconds: PositiveFloat = 1.0
     policy_file: Path = DEFAULT_POLICY
-    minute_seconds: PositiveFloat = Field(
+    seconds_per_policy_minute: PositiveFloat = Field(
         default=60.0,
+        # The environment keeps its established names (tests and the dev runner set them).
         validation_alias=AliasChoices("ESCALATION_MINUTE_SECONDS", "ESCALATOR_MINUTE_SECONDS"),
         description="How long one policy minute lasts; tests shorten it (1 = one policy minute per second).",
     )

@@ -1,12 +1,19 @@
 """Escalation steps taken because a recipient did not acknowledge: published on escalations.v1."""
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime
 
 from shared.events.base import Event
 
-EscalationAction = Literal["renotify", "escalate", "deadline_missed"]
+
+class EscalationAction(StrEnum):
+    """What an escalation timer does when it comes due; the values are the event's and the timer row's."""
+
+    RENOTIFY = "renotify"  # step 0: the agency itself again, its acknowledgement SLA ran out
+    ESCALATE = "escalate"  # steps 1..: the next target of the kind's escalation chain
+    DEADLINE_MISSED = "deadline_missed"  # the last timer: no acknowledgement by the statutory deadline
 
 
 class EscalationRecorded(Event):

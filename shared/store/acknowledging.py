@@ -12,6 +12,7 @@ from enum import StrEnum
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.states import NotificationState
 from shared.store.audit import AuditEntry, add_audit, dedupe_key_seen
 from shared.store.escalations import cancel_pending
 from shared.store.models import AcknowledgementRecord, NotificationRecord
@@ -102,7 +103,7 @@ async def _record(session: AsyncSession, ack: AckInput) -> AckOutcome:
         # An acknowledgement proves receipt: if the notifier died between the recipient's 2xx and
         # recording it, the delivery time is at the latest the acknowledgement's.
         .values(
-            state="acknowledged",
+            state=NotificationState.ACKNOWLEDGED,
             acknowledged_at=ack.at,
             delivered_at=func.coalesce(NotificationRecord.delivered_at, ack.at),
         )

@@ -169,11 +169,3 @@ async def report_ids_between(sessions: async_sessionmaker[AsyncSession], start: 
             .order_by(ReportRecord.received_at)
         )
         return list(rows)
-
-
-async def audit_events_for(sessions: async_sessionmaker[AsyncSession], report_id: str) -> list[AuditEventRecord]:
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(AuditEventRecord).where(AuditEventRecord.report_id == report_id).order_by(AuditEventRecord.id)
-        )
-        return list(rows)

@@ -74,11 +74,6 @@ async def record_escalation_notification(
         await add_audit(session, audit)
 
 
-async def record_audit(sessions: async_sessionmaker[AsyncSession], entry: AuditEntry) -> bool:
-    async with sessions.begin() as session:
-        return await add_audit(session, entry)
-
-
 async def timers_for(sessions: async_sessionmaker[AsyncSession], notification_id: str) -> list[EscalationTimerRecord]:
     async with sessions() as session:
         rows = await session.scalars(

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.audit.compliance import build_report, durations
-from services.escalator.chain import DEADLINE, ESCALATE, RENOTIFY, escalation_notification_id, plan_timers, target_for
+from services.escalator.chain import escalation_notification_id, plan_timers
 from services.intake.clocks import clock_state
 from shared.acklinks import LinkInvalid, make_token, verify_token
-from shared.events import DecidedRecipient, RecipientKind
+from shared.events import DecidedRecipient, EscalationAction, RecipientKind
 from shared.store.escalations import DEADLINE_STEP
 from shared.store.reporting import NotificationFacts
 from tests.unit.routing_support import POLICY
@@ -34,11 +34,11 @@ def _recipient(kind: RecipientKind, hours: int = 12) -> DecidedRecipient:
 def test_police_chain_renotifies_then_escalates_then_watches_the_deadline() -> None:
     rows = plan_timers(_recipient(RecipientKind.POLICE), POLICY.recipient_kinds[RecipientKind.POLICE], T0, 60)
     assert [(r["step"], r["action"], r["target_agency_id"]) for r in rows] == [
-        (0, RENOTIFY, "pd-hartford"),
-        (1, ESCALATE, "csp-hq"),
-        (2, ESCALATE, "hart-lead"),
-        (3, ESCALATE, "careline-supervisor"),
-        (DEADLINE_STEP, DEADLINE, None),
+        (0, EscalationAction.RENOTIFY, "pd-hartford"),
+        (1, EscalationAction.ESCALATE, "csp-hq"),
+        (2, EscalationAction.ESCALATE, "hart-lead"),
+        (3, EscalationAction.ESCALATE, "careline-supervisor"),
+        (DEADLINE_STEP, EscalationAction.DEADLINE_MISSED, None),
     ]
     assert [r["due_at"] - T0 for r in rows[:4]] == [timedelta(minutes=m) for m in (15, 15, 30, 120)]
     assert rows[-1]["due_at"] == T0 + timedelta(hours=12)
@@ -65,13 +65,6 @@ def test_every_chain_ends_well_inside_its_statutory_clock(kind: RecipientKind) -
     shortest = _clock_minutes(kind)
     assert policy.ack_sla_minutes <= policy.escalation[0].after_minutes
     assert policy.escalation[-1].after_minutes <= shortest * 0.75
-
-
-def test_targets_pick_the_channel_of_the_agency() -> None:
-    assert target_for("hart-lead").kind is RecipientKind.HART
-    assert target_for("csp-hq").kind is RecipientKind.POLICE
-    assert target_for("careline-supervisor").kind is RecipientKind.HART
-    assert target_for("hart-region-4").kind is RecipientKind.HART
 
 
 def test_escalation_ids_are_deterministic_and_fit_the_column() -> None:

@@ -23,7 +23,7 @@ from shared.store.engine import make_engine, make_session_factory
 from shared.store.escalations import schedule_timers, timers_for
 from shared.store.migrate import upgrade
 from shared.store.models import AuditEventRecord, NotificationRecord, ReportRecord
-from tests.unit.routing_support import POLICY
+from tests.unit.routing_support import DIRECTORY, POLICY
 
 T0 = datetime.now(UTC)
 
@@ -70,7 +70,7 @@ async def _scenario(url: str) -> dict[str, Any]:
     added = await schedule_timers(sessions, rows)
     again = await schedule_timers(sessions, rows)  # a replayed routing decision
     broker = FlakyBroker(fail_on={2})  # step 0: notice published, escalation event fails
-    firer = TimerFirer(broker, sessions, "v")  # type: ignore[arg-type]
+    firer = TimerFirer(broker, sessions, "v", DIRECTORY)  # type: ignore[arg-type]
     at = T0 + timedelta(minutes=16)  # steps 0 and 1 are due
     try:
         await firer.fire_one(at)
