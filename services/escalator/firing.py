@@ -25,7 +25,7 @@ from shared.events import EscalationAction, EscalationRecorded, Notification, Re
 from shared.publishing import publish_event, publish_notification
 from shared.states import NotificationState
 from shared.store.acknowledging import deadline_key
-from shared.store.audit import AuditEntry, add_audit
+from shared.store.audit_trail import AuditEntry, add_audit
 from shared.store.escalations import claim_due_timer, record_escalation_notification
 from shared.store.models import EscalationTimerRecord, NotificationRecord
 from shared.topics import ESCALATIONS

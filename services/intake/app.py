@@ -20,9 +20,9 @@ from shared.http import BrokerConnection, broker_service_app, validation_problem
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings, KafkaSettings
-from shared.store.audit import timeline
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
+from shared.store.timeline import timeline
 from shared.topics import CARELINE_INBOUND
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ops.audit import record_action
+from services.ops.action_log import record_action
 from shared.redrive import read_dead_letters, redrive, still_dead
 from shared.settings import KafkaSettings
 from shared.store.repository import Store

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.store.audit import TimelineStep, timeline
 from shared.store.models import (
     AuditEventRecord,
     EndpointStatusRecord,
     NotificationRecord,
     ReportRecord,
 )
+from shared.store.timeline import TimelineStep, timeline
 
 STATES = ("pending", "retrying", "delivered", "acknowledged", "failed", "dead_lettered")
 OPEN_STATES = ("pending", "retrying", "delivered", "failed", "dead_lettered")  # not yet acknowledged

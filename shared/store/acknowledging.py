@@ -13,7 +13,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.states import NotificationState
-from shared.store.audit import AuditEntry, add_audit, dedupe_key_seen
+from shared.store.audit_trail import AuditEntry, add_audit, dedupe_key_seen
 from shared.store.escalations import cancel_pending
 from shared.store.models import AcknowledgementRecord, NotificationRecord
 from shared.store.upsert import insert_ignore

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.store.audit import AuditEntry, add_audit
+from shared.store.audit_trail import AuditEntry, add_audit
 from shared.store.models import EscalationTimerRecord, NotificationRecord
 from shared.store.upsert import insert_ignore
 

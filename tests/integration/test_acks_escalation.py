@@ -25,7 +25,7 @@ from devtools.infra.kafka_runtime import KafkaHandle
 from devtools.infra.postgres_runtime import PostgresHandle
 from devtools.runner.pipeline import Pipeline, PipelineConfig
 from devtools.runner.samples import sample_report
-from services.audit.compliance import compliance_report, render
+from services.compliance.report import compliance_report, render
 from shared.acklinks import AckLinkSettings, link_for
 from shared.directory.endpoints import EndpointRegistry
 from shared.events import CarelineReport, RecipientKind

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.runner.pipeline import Pipeline
 from devtools.runner.samples import sample_report
-from services.audit.export import timelines_between, to_csv
+from services.compliance.export import timelines_between, to_csv
 from shared.store.engine import make_session_factory
 from tests.helpers import delivery_summary, eventually, expected_notifications
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from services.audit.settings import AuditSettings
+from services.compliance.settings import RetentionSettings
 from services.router.outputs import build_notifications
 from shared.acklinks import DEV_LINK_SECRET, verify_token
 from shared.store.engine import make_engine, make_session_factory
@@ -45,7 +45,7 @@ async def _seed_and_purge(url: str) -> tuple[int, int, int]:
                 {"occurred_at": at, "event": "deadline_met", "actor": "acks", "report_id": rid, "dedupe_key": rid},
             )
     sessions = make_session_factory(engine)
-    cutoff = NOW - timedelta(days=AuditSettings().retention_days)
+    cutoff = NOW - timedelta(days=RetentionSettings().retention_days)
     dry = await purge_reports_received_before(sessions, cutoff, dry_run=True)
     done = await purge_reports_received_before(sessions, cutoff)
     async with engine.connect() as conn:
@@ -61,9 +61,9 @@ def test_purge_deletes_only_reports_older_than_retention(tmp_path: Path) -> None
 
 
 def test_retention_defaults_to_more_than_a_year_and_refuses_less() -> None:
-    assert AuditSettings().retention_days >= 365
+    assert RetentionSettings().retention_days >= 365
     with pytest.raises(ValueError):
-        AuditSettings(retention_days=30)
+        RetentionSettings(retention_days=30)
 
 
 def test_every_notification_carries_a_link_that_expires_at_its_deadline() -> None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.audit.compliance import build_report, durations
+from services.compliance.report import build_report, durations
 from services.escalator.chain import escalation_notification_id, plan_timers
 from services.intake.clocks import clock_state
 from shared.acklinks import LinkInvalid, make_token, verify_token

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from services.ops.queries import ops_step
-from shared.store.audit import TimelineStep
+from shared.store.timeline import TimelineStep
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -1,9 +1,7 @@
-"""Immutable audit records and the per-report timeline.
+"""The per-report timeline: the whole story of one report, in order, from the immutable tables and audit_events.
 
 Most steps are already immutable facts in their own tables (reports, notifications, delivery attempts);
-audit_events holds what they lack (acknowledgements as they arrived, re-notifications, escalations,
-deadlines met or missed). Every audit write carries a dedupe key, so replays and restarts add nothing.
-Nothing here holds personal data: ids, times, outcomes and the policy's own reasons.
+audit_events (shared/store/audit_trail.py) holds the rest. Nothing here holds personal data.
 """
 
 from dataclasses import asdict, dataclass
@@ -13,32 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.store.models import AuditEventRecord, DeliveryAttemptRecord, NotificationRecord, ReportRecord
-from shared.store.upsert import insert_ignore
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    occurred_at: datetime
-    event: str
-    actor: str
-    dedupe_key: str
-    report_id: str | None = None
-    notification_id: str | None = None
-    agency_id: str | None = None
-    detail: str | None = None
-
-
-async def add_audit(session: AsyncSession, entry: AuditEntry) -> bool:
-    """True when this call wrote the record; False when its dedupe key was already there."""
-    row = asdict(entry)
-    row["detail"] = (entry.detail or "")[:500] or None
-    result = await session.execute(insert_ignore(session, AuditEventRecord, [row]))
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def dedupe_key_seen(session: AsyncSession, dedupe_key: str) -> bool:
-    found = await session.scalar(select(AuditEventRecord.id).where(AuditEventRecord.dedupe_key == dedupe_key))
-    return found is not None
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,24 @@
 """Delete what is older than the retention period (AUDIT_RETENTION_DAYS, at least a year) and nothing else.
 
-uv run python -m services.audit.purge [--dry-run]
+uv run python -m services.compliance.purge [--dry-run]
 """
 
 import argparse
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from services.audit.settings import AuditSettings
+from services.compliance.settings import RetentionSettings
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.reporting import purge_reports_received_before
 
 
-def cutoff(settings: AuditSettings, now: datetime | None = None) -> datetime:
+def cutoff(settings: RetentionSettings, now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) - timedelta(days=settings.retention_days)
 
 
 async def _main(dry_run: bool) -> tuple[datetime, int]:
-    limit = cutoff(AuditSettings())
+    limit = cutoff(RetentionSettings())
     engine = make_engine(DatabaseSettings().database_url)
     try:
         return limit, await purge_reports_received_before(make_session_factory(engine), limit, dry_run)

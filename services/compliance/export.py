@@ -1,6 +1,6 @@
 """Export the timelines of every report received in a period as CSV (one row per step).
 
-uv run python -m services.audit.export --from 2026-01-01 --to 2027-01-01 [--out timelines.csv]
+uv run python -m services.compliance.export --from 2026-01-01 --to 2027-01-01 [--out timelines.csv]
 """
 
 import argparse
@@ -12,10 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.audit.period import period_arguments
+from services.compliance.period import period_arguments
 from shared.settings import DatabaseSettings
-from shared.store.audit import TimelineStep, report_ids_between, timeline
 from shared.store.engine import make_engine, make_session_factory
+from shared.store.timeline import TimelineStep, report_ids_between, timeline
 
 COLUMNS = ["report_id", "at", "event", "actor", "notification_id", "agency_id", "recipient_kind", "detail"]
 

@@ -1,7 +1,7 @@
 """Compliance report for a period: referrals per agency (CGS 51-286h), time to notify and to acknowledge
 (p50, p95, max) per recipient kind, deadlines missed, escalations.
 
-    uv run python -m services.audit.compliance --from 2026-01-01 --to 2027-01-01 [--json]
+    uv run python -m services.compliance.report --from 2026-01-01 --to 2027-01-01 [--json]
 
 Times run from the report's receipt by the Careline: that is when the legal clocks start. Escalation
 notices (ids esc_...) are not referrals and are counted only as escalations.
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.audit.period import period_arguments
+from services.compliance.period import period_arguments
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.reporting import NotificationFacts, audit_counts_between, notifications_received_between

@@ -1,1 +1,0 @@
-"""Audit commands: timeline CSV export, compliance report, retention purge."""

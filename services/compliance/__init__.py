@@ -1,0 +1,1 @@
+"""Compliance commands over the audit trail: the compliance report, the timeline CSV export, the retention purge."""

@@ -1,0 +1,40 @@
+"""The audit trail's own records (audit_events): what the immutable tables lack, written once per dedupe key.
+
+Acknowledgements as they arrived, re-notifications, escalations, deadlines met or missed. Every write
+carries a dedupe key, so replays and restarts add nothing. Ids, times, outcomes and the policy's own
+reasons only: never personal data.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.store.models import AuditEventRecord
+from shared.store.upsert import insert_ignore
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    occurred_at: datetime
+    event: str
+    actor: str
+    dedupe_key: str
+    report_id: str | None = None
+    notification_id: str | None = None
+    agency_id: str | None = None
+    detail: str | None = None
+
+
+async def add_audit(session: AsyncSession, entry: AuditEntry) -> bool:
+    """True when this call wrote the record; False when its dedupe key was already there."""
+    row = asdict(entry)
+    row["detail"] = (entry.detail or "")[:500] or None
+    result = await session.execute(insert_ignore(session, AuditEventRecord, [row]))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def dedupe_key_seen(session: AsyncSession, dedupe_key: str) -> bool:
+    found = await session.scalar(select(AuditEventRecord.id).where(AuditEventRecord.dedupe_key == dedupe_key))
+    return found is not None
