@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from services.compliance.settings import RetentionSettings
 from services.router.outputs import build_notifications
 from shared.acklinks import DEV_LINK_SECRET, verify_token
+from shared.states import NotificationState
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.migrate import upgrade
 from shared.store.models import AuditEventRecord, NotificationRecord, ReportRecord
@@ -36,8 +37,9 @@ async def _seed_and_purge(url: str) -> tuple[int, int, int]:
                 NotificationRecord.__table__.insert(),
                 {
                     "notification_id": f"ntf_{rid}", "report_id": rid, "recipient_kind": "police",
-                    "agency_id": "pd-x", "agency_name": "X", "reason": "r", "fallback": False, "state": "delivered",
-                    "created_at": at, "deadline_at": at + timedelta(hours=12), "attempts": 1,
+                    "agency_id": "pd-x", "agency_name": "X", "reason": "r", "fallback": False,
+                    "state": NotificationState.DELIVERED, "created_at": at, "deadline_at": at + timedelta(hours=12),
+                    "attempts": 1,
                 },
             )  # fmt: skip
             await conn.execute(

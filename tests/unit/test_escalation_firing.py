@@ -18,6 +18,7 @@ from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from shared.consuming import PoisonMessage
 from shared.events import DecidedRecipient, RecipientKind, RoutingDecisionRecorded
+from shared.states import NotificationState
 from shared.store.acknowledging import AckInput, record_ack
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.escalations import schedule_timers, timers_for
@@ -58,7 +59,8 @@ async def _scenario(url: str) -> dict[str, Any]:
             {
                 "notification_id": "ntf_fire", "report_id": "CL-FIRE-1", "recipient_kind": "police",
                 "agency_id": "pd-hartford", "agency_name": "Hartford PD", "reason": "r", "fallback": False,
-                "state": "delivered", "created_at": T0, "deadline_at": T0 + timedelta(hours=12), "attempts": 1,
+                "state": NotificationState.DELIVERED, "created_at": T0, "deadline_at": T0 + timedelta(hours=12),
+                "attempts": 1,
             },
         )  # fmt: skip
     recipient = DecidedRecipient(
