@@ -102,19 +102,8 @@ class TimerFirer:
 
         The step counts as fired, so it does not hold up the timers due after it.
         """
-        await add_audit(
-            session,
-            AuditEntry(
-                occurred_at=now,
-                event="escalation_target_unknown",
-                actor="escalator",
-                dedupe_key=_step_key(original, timer),
-                report_id=original.report_id,
-                notification_id=original.notification_id,
-                agency_id=original.agency_id,
-                detail=f"step {timer.step}: {error}",
-            ),
-        )
+        detail = f"step {timer.step}: {error}"
+        await add_audit(session, _audit(original, now, "escalation_target_unknown", _step_key(original, timer), detail))
         log.error(
             "escalation_target_unknown",
             notification_id=original.notification_id,
@@ -125,18 +114,9 @@ class TimerFirer:
     async def _deadline_missed(
         self, session: AsyncSession, timer: EscalationTimerRecord, original: NotificationRecord, now: datetime
     ) -> None:
+        detail = f"no acknowledgement by the deadline {original.deadline_at.isoformat()}"
         await add_audit(
-            session,
-            AuditEntry(
-                occurred_at=now,
-                event="deadline_missed",
-                actor="escalator",
-                dedupe_key=deadline_key(original.notification_id),
-                report_id=original.report_id,
-                notification_id=original.notification_id,
-                agency_id=original.agency_id,
-                detail=f"no acknowledgement by the deadline {original.deadline_at.isoformat()}",
-            ),
+            session, _audit(original, now, "deadline_missed", deadline_key(original.notification_id), detail)
         )
         await self._publish_event(timer, original, now, None)
         log.warning("deadline_missed", notification_id=original.notification_id, agency_id=original.agency_id)
@@ -166,15 +146,13 @@ class TimerFirer:
                 "deadline_at": original.deadline_at,
                 "attempts": 0,
             },
-            AuditEntry(
-                occurred_at=now,
-                event="renotified" if renotify else "escalated",
-                actor="escalator",
-                dedupe_key=_step_key(original, timer),
-                report_id=original.report_id,
-                notification_id=original.notification_id,
+            _audit(
+                original,
+                now,
+                "renotified" if renotify else "escalated",
+                _step_key(original, timer),
+                f"step {timer.step} due {timer.due_at.isoformat()}; sent as {esc_id}",
                 agency_id=target.agency_id,
-                detail=f"step {timer.step} due {timer.due_at.isoformat()}; sent as {esc_id}",
             ),
         )
         notification = Notification(
@@ -233,6 +211,27 @@ class TimerFirer:
             deadline_at=original.deadline_at,
         )
         await publish_event(self._broker, event, ESCALATIONS, original.report_id)
+
+
+def _audit(
+    original: NotificationRecord,
+    now: datetime,
+    event: str,
+    dedupe_key: str,
+    detail: str,
+    agency_id: str | None = None,
+) -> AuditEntry:
+    """The escalator's audit record about one original notification (the agency reached, if not its own)."""
+    return AuditEntry(
+        occurred_at=now,
+        event=event,
+        actor="escalator",
+        dedupe_key=dedupe_key,
+        report_id=original.report_id,
+        notification_id=original.notification_id,
+        agency_id=agency_id or original.agency_id,
+        detail=detail,
+    )
 
 
 def _step_key(original: NotificationRecord, timer: EscalationTimerRecord) -> str:

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from services.compliance.settings import RetentionSettings
 from services.router.outputs import build_notifications
 from shared.acklinks import DEV_LINK_SECRET, verify_token
-from shared.states import NotificationState
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.migrate import upgrade
-from shared.store.models import AuditEventRecord, NotificationRecord, ReportRecord
+from shared.store.models import AuditEventRecord
 from shared.store.reporting import purge_reports_received_before
 from tests.unit.routing_support import POLICY, report_for, routed
+from tests.unit.store_rows import add_report_with_notification
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -25,23 +25,7 @@ async def _seed_and_purge(url: str) -> tuple[int, int, int]:
     async with engine.begin() as conn:
         for rid, age in (("CL-OLD-0001", 500), ("CL-NEW-0001", 10)):
             at = NOW - timedelta(days=age)
-            await conn.execute(
-                ReportRecord.__table__.insert(),
-                {
-                    "report_id": rid, "received_at": at, "accepted_at": at, "content_sha256": "0" * 64,
-                    "classification": "dmst", "policy_version": "v", "notification_count": 1,
-                    "first_routed_at": at, "duplicates_received": 0,
-                },
-            )  # fmt: skip
-            await conn.execute(
-                NotificationRecord.__table__.insert(),
-                {
-                    "notification_id": f"ntf_{rid}", "report_id": rid, "recipient_kind": "police",
-                    "agency_id": "pd-x", "agency_name": "X", "reason": "r", "fallback": False,
-                    "state": NotificationState.DELIVERED, "created_at": at, "deadline_at": at + timedelta(hours=12),
-                    "attempts": 1,
-                },
-            )  # fmt: skip
+            await add_report_with_notification(conn, rid, f"ntf_{rid}", at)
             await conn.execute(
                 AuditEventRecord.__table__.insert(),
                 {"occurred_at": at, "event": "deadline_met", "actor": "acks", "report_id": rid, "dedupe_key": rid},

@@ -18,13 +18,13 @@ from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from shared.consuming import PoisonMessage
 from shared.events import DecidedRecipient, RecipientKind, RoutingDecisionRecorded
-from shared.states import NotificationState
 from shared.store.acknowledging import AckInput, record_ack
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.escalations import schedule_timers, timers_for
 from shared.store.migrate import upgrade
-from shared.store.models import AuditEventRecord, NotificationRecord, ReportRecord
+from shared.store.models import AuditEventRecord, NotificationRecord
 from tests.unit.routing_support import DIRECTORY, POLICY
+from tests.unit.store_rows import add_report_with_notification
 
 T0 = datetime.now(UTC)
 
@@ -46,23 +46,7 @@ async def _scenario(url: str) -> dict[str, Any]:
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     async with engine.begin() as conn:
-        await conn.execute(
-            ReportRecord.__table__.insert(),
-            {
-                "report_id": "CL-FIRE-1", "received_at": T0, "accepted_at": T0, "content_sha256": "0" * 64,
-                "classification": "dmst", "policy_version": "v", "notification_count": 1, "first_routed_at": T0,
-                "duplicates_received": 0,
-            },
-        )  # fmt: skip
-        await conn.execute(
-            NotificationRecord.__table__.insert(),
-            {
-                "notification_id": "ntf_fire", "report_id": "CL-FIRE-1", "recipient_kind": "police",
-                "agency_id": "pd-hartford", "agency_name": "Hartford PD", "reason": "r", "fallback": False,
-                "state": NotificationState.DELIVERED, "created_at": T0, "deadline_at": T0 + timedelta(hours=12),
-                "attempts": 1,
-            },
-        )  # fmt: skip
+        await add_report_with_notification(conn, "CL-FIRE-1", "ntf_fire", T0)
     recipient = DecidedRecipient(
         notification_id="ntf_fire", recipient_kind=RecipientKind.POLICE, agency_id="pd-hartford", rule="r",
         reason="r", basis="residence", fallback=False, deadline_at=T0 + timedelta(hours=12), ack_sla_minutes=15,

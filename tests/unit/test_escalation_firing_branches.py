@@ -26,13 +26,13 @@ from shared.events import (
     RecipientKind,
     RoutingDecisionRecorded,
 )
-from shared.states import NotificationState
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.escalations import DEADLINE_STEP, schedule_timers, timers_for
 from shared.store.migrate import upgrade
-from shared.store.models import AuditEventRecord, EscalationTimerRecord, NotificationRecord, ReportRecord
+from shared.store.models import AuditEventRecord, EscalationTimerRecord, NotificationRecord
 from shared.topics import ESCALATIONS
 from tests.unit.routing_support import DIRECTORY, POLICY
+from tests.unit.store_rows import add_report_with_notification
 
 T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 DEADLINE = T0 + timedelta(hours=12)
@@ -68,23 +68,8 @@ async def _fire(url: str, case: Case) -> tuple[Outcome, RecordingBroker]:
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     async with engine.begin() as conn:
-        await conn.execute(
-            ReportRecord.__table__.insert(),
-            {
-                "report_id": "CL-BR-1", "received_at": T0, "accepted_at": T0, "content_sha256": "0" * 64,
-                "classification": "dmst", "policy_version": "v", "notification_count": 1, "first_routed_at": T0,
-                "duplicates_received": 0,
-            },
-        )  # fmt: skip
-        await conn.execute(
-            NotificationRecord.__table__.insert(),
-            {
-                "notification_id": "ntf_br", "report_id": "CL-BR-1", "recipient_kind": "police",
-                "agency_id": "pd-hartford", "agency_name": "Hartford Police Department", "reason": "r",
-                "fallback": False, "state": NotificationState.DELIVERED, "created_at": T0, "deadline_at": DEADLINE,
-                "attempts": 1, "acknowledged_at": T0 + timedelta(minutes=5) if case.acknowledged else None,
-            },
-        )  # fmt: skip
+        acknowledged_at = T0 + timedelta(minutes=5) if case.acknowledged else None
+        await add_report_with_notification(conn, "CL-BR-1", "ntf_br", T0, acknowledged_at=acknowledged_at)
     step = {EscalationAction.RENOTIFY: 0, EscalationAction.ESCALATE: 1}.get(case.action, DEADLINE_STEP)
     due_at = DEADLINE if case.action is EscalationAction.DEADLINE_MISSED else DUE
     timer = {"notification_id": "ntf_br", "step": step, "action": case.action, "target_agency_id": case.target}
