@@ -31,6 +31,8 @@ KIND_OF_AGENCY: dict[AgencyKind, RecipientKind] = {
 
 @dataclass(frozen=True)
 class Target:
+    """Where an escalation notice goes: the agency, its name, and the recipient kind whose topic reaches it."""
+
     agency_id: str
     name: str
     kind: RecipientKind
