@@ -1,10 +1,13 @@
-"""Rows the escalation and retention tests start from: one received report and one routed notification."""
+"""What the escalation and retention tests start from: a received report with one routed notification, and the
+routing decision the escalator reads for it (as a consumed message)."""
 
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.events import DecidedRecipient, RecipientKind, RoutingDecisionRecorded
 from shared.states import NotificationState
 from shared.store.models import NotificationRecord, ReportRecord
 
@@ -30,3 +33,16 @@ async def add_report_with_notification(
             "deadline_at": at + timedelta(hours=12), "attempts": 1, **notification,
         },
     )  # fmt: skip
+
+
+def decision_message(report_id: str, notification_id: str, agency_id: str, at: datetime, deadline: datetime) -> Any:
+    """A routing decision naming one police recipient, shaped like the KafkaMessage the scheduler receives."""
+    recipient = DecidedRecipient(
+        notification_id=notification_id, recipient_kind=RecipientKind.POLICE, agency_id=agency_id, rule="r",
+        reason="r", basis="residence", fallback=False, deadline_at=deadline, ack_sla_minutes=15, fields=[],
+    )  # fmt: skip
+    decision = RoutingDecisionRecorded(
+        report_id=report_id, policy_version="v", received_at=at, decided_at=at, matched_rules=[],
+        recipients=[recipient], fallbacks=[],
+    )  # fmt: skip
+    return SimpleNamespace(body=decision.model_dump_json().encode())

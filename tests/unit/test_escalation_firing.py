@@ -7,7 +7,6 @@ uses the same deterministic id and adds no second audit record. An acknowledgeme
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,14 +16,14 @@ from services.escalator.chain import plan_timers
 from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from shared.consuming import PoisonMessage
-from shared.events import DecidedRecipient, RecipientKind, RoutingDecisionRecorded
+from shared.events import DecidedRecipient, RecipientKind
 from shared.store.acknowledging import AckInput, record_ack
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.escalations import schedule_timers, timers_for
 from shared.store.migrate import upgrade
 from shared.store.models import AuditEventRecord, NotificationRecord
 from tests.unit.routing_support import DIRECTORY, POLICY
-from tests.unit.store_rows import add_report_with_notification
+from tests.unit.store_rows import add_report_with_notification, decision_message
 
 T0 = datetime.now(UTC)
 
@@ -109,21 +108,12 @@ def test_a_decision_for_notifications_not_in_the_store_is_poison(tmp_path: Path)
     """Dead-lettered rather than retried forever: a retry could never find the rows."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'poison.db'}"
     upgrade(url)
-    recipient = DecidedRecipient(
-        notification_id="ntf_elsewhere", recipient_kind=RecipientKind.POLICE, agency_id="pd-x", rule="r",
-        reason="r", basis="residence", fallback=False, deadline_at=T0, ack_sla_minutes=15, fields=[],
-    )  # fmt: skip
-    decision = RoutingDecisionRecorded(
-        report_id="CL-ELSE-1", policy_version="v", received_at=T0, decided_at=T0, matched_rules=[],
-        recipients=[recipient], fallbacks=[],
-    )  # fmt: skip
+    message = decision_message("CL-ELSE-1", "ntf_elsewhere", "pd-x", T0, T0)
 
     async def run() -> None:
         engine = make_engine(url)
         try:
-            await TimerScheduler(make_session_factory(engine), POLICY, 60)(
-                SimpleNamespace(body=decision.model_dump_json().encode())  # type: ignore[arg-type]
-            )
+            await TimerScheduler(make_session_factory(engine), POLICY, 60)(message)
         finally:
             await engine.dispose()
 

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,12 +18,10 @@ from sqlalchemy import select
 from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from shared.events import (
-    DecidedRecipient,
     EscalationAction,
     EscalationRecorded,
     Notification,
     RecipientKind,
-    RoutingDecisionRecorded,
 )
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.escalations import DEADLINE_STEP, schedule_timers, timers_for
@@ -32,7 +29,7 @@ from shared.store.migrate import upgrade
 from shared.store.models import AuditEventRecord, EscalationTimerRecord, NotificationRecord
 from shared.topics import ESCALATIONS
 from tests.unit.routing_support import DIRECTORY, POLICY
-from tests.unit.store_rows import add_report_with_notification
+from tests.unit.store_rows import add_report_with_notification, decision_message
 
 T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 DEADLINE = T0 + timedelta(hours=12)
@@ -214,15 +211,7 @@ def test_an_unknown_target_does_not_hold_up_the_steps_after_it(tmp_path: Path) -
 def test_the_scheduler_plans_every_step_on_the_policy_clock_and_a_replay_adds_nothing(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'schedule.db'}"
     upgrade(url)
-    recipient = DecidedRecipient(
-        notification_id="ntf_br", recipient_kind=RecipientKind.POLICE, agency_id="pd-hartford", rule="r",
-        reason="r", basis="residence", fallback=False, deadline_at=DEADLINE, ack_sla_minutes=15, fields=[],
-    )  # fmt: skip
-    decision = RoutingDecisionRecorded(
-        report_id="CL-BR-1", policy_version="v", received_at=T0, decided_at=T0, matched_rules=[],
-        recipients=[recipient], fallbacks=[],
-    )  # fmt: skip
-    message = SimpleNamespace(body=decision.model_dump_json().encode())
+    message = decision_message("CL-BR-1", "ntf_br", "pd-hartford", T0, DEADLINE)
 
     async def run() -> list[tuple[int, str, str | None, timedelta]]:
         # The notification exists (the router commits it first); the case's timer is not wanted here.
@@ -233,8 +222,8 @@ def test_the_scheduler_plans_every_step_on_the_policy_clock_and_a_replay_adds_no
             for timer in await session.scalars(select(EscalationTimerRecord)):
                 await session.delete(timer)
         scheduler = TimerScheduler(sessions, POLICY, seconds_per_policy_minute=1)
-        await scheduler(message)  # type: ignore[arg-type]
-        await scheduler(message)  # type: ignore[arg-type]  # a replayed decision
+        await scheduler(message)
+        await scheduler(message)  # a replayed decision
         timers = await timers_for(sessions, "ntf_br")
         await engine.dispose()
         return [(t.step, t.action, t.target_agency_id, _utc(t.due_at) - T0) for t in timers]
