@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import structlog
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from services.router.decision import decide
+from services.router.decision import route_report
 from services.router.metrics import NOTIFICATIONS_PUBLISHED, REPORTS_ROUTED
 from services.router.outputs import build_notifications, decision_event
 from shared.consuming import PoisonMessage, parse_event
@@ -41,7 +41,7 @@ class ReportRouter:
             log.info("duplicate_report_ignored", report_id=report_id)
             return
         now = datetime.now(UTC)
-        decision = decide(event.report, self._policy, self._directory)
+        decision = route_report(event.report, self._policy, self._directory)
         notifications = build_notifications(event.report, decision, self._policy, now)
         await self._store.record_routing(
             _report_row(event, now, len(notifications), self._policy.version),

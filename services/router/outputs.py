@@ -27,7 +27,7 @@ def build_notifications(
             agency_id=r.agency.agency_id,
             agency_name=r.agency.name,
             reason=r.full_reason,
-            fallback=r.fallback is not None,
+            fallback=r.fallback_name is not None,
             deadline_at=report.received_at + r.deadline,
             policy_version=decision.policy_version,
             created_at=now,
@@ -48,7 +48,7 @@ def decision_event(decision: RoutingDecision, policy: Policy, now: datetime) -> 
             rule=r.rule,
             reason=r.reason,
             basis=r.basis,
-            fallback=r.fallback is not None,
+            fallback=r.fallback_name is not None,
             deadline_at=decision.received_at + r.deadline,
             ack_sla_minutes=policy.recipient_kinds[r.kind].ack_sla_minutes,
             fields=fields_sent(policy.recipient_kinds[r.kind]),
@@ -56,9 +56,9 @@ def decision_event(decision: RoutingDecision, policy: Policy, now: datetime) -> 
         for r in decision.recipients
     ]
     fallbacks = [
-        FallbackUsed(rule=r.rule, recipient_kind=r.kind, fallback=r.fallback, agency_id=r.agency.agency_id)
+        FallbackUsed(rule=r.rule, recipient_kind=r.kind, fallback_name=r.fallback_name, agency_id=r.agency.agency_id)
         for r in decision.recipients
-        if r.fallback is not None
+        if r.fallback_name is not None
     ]
     return RoutingDecisionRecorded(
         report_id=decision.report_id,
