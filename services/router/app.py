@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.router.handler import ReportRouter
 from services.router.settings import RouterSettings
 from shared.consuming import subscribe_reliably
+from shared.directory.dated import DirectoryInvalid
 from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
@@ -38,6 +39,6 @@ def main() -> None:
     settings = RouterSettings()
     try:
         app = create_app(settings)
-    except PolicyInvalid as exc:
+    except (PolicyInvalid, DirectoryInvalid) as exc:
         raise SystemExit(str(exc)) from exc
     serve(app, settings.host, settings.port)

@@ -80,6 +80,19 @@ class Directory:
             answers.append(PoliceAnswer(agency, kind, row.source))
         return answers
 
+    def agencies(self) -> dict[str, Agency]:
+        """Every local agency the directory can route to on any date (police, MDTs, regional liaisons)."""
+        found = {t.agency.agency_id: t.agency for t in self._mdts.values()}
+        for rows in self._police.values():
+            for row in rows:
+                if agency_id := row.values["agency_id"]:
+                    kind = AgencyKind(row.values["agency_kind"])
+                    found[agency_id] = Agency(agency_id, row.values["agency_name"], kind)
+        for town in self.towns:
+            if liaison := self.hart_liaison(town):
+                found[liaison.agency_id] = liaison
+        return found
+
     def _district_row(self, town: Town, day: date) -> Dated | None:
         return next((r for r in on(self._districts.get(town.name, []), day) if r.values["judicial_district"]), None)
 

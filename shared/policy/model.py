@@ -1,7 +1,7 @@
 """The routing policy as typed data: a small Alertmanager-style tree, clocks, field allow-lists, fallbacks.
 
 Only the shape is checked here; references between parts (agencies, clocks, towns) are checked in
-policy_checks.py so both kinds of problem can be reported with a line number.
+checks.py so both kinds of problem can be reported with a line number.
 """
 
 from enum import StrEnum
@@ -71,7 +71,7 @@ class Route(_Strict):
 
 class EscalationStep(_Strict):
     after_minutes: PositiveInt
-    to: str = Field(min_length=2, description="Agency id or on-call role; used by a later issue.")
+    to: str = Field(min_length=2, description="Statewide agency id or on-call role (checked at load).")
 
 
 class KindPolicy(_Strict):

@@ -93,6 +93,8 @@ INVALID = [
     ("    ack_sla_minutes: 15\n", "ack_sla_minutes: 15", "ack_sla_minutes: -5", "ack_sla_minutes"),
     ("  unknown_mdt: hart-lead", "unknown_mdt: hart-lead", "unknown_mdt: mdt-nowhere", "unknown agency"),
     ("- {kind: fbi, agency: fbi-new-haven, clock: federal", "clock: federal", "clock: lunar", "unknown clock"),
+    ("- {after_minutes: 15, to: csp-hq}", "to: csp-hq", "to: csp-hqq", "unknown escalation target 'csp-hqq'"),
+    ("- {after_minutes: 60, to: careline-supervisor}", "supervisor", "supervisr", "unknown escalation"),
     (
         "[careline_report_id, received_at, classification, priority, missing_or_runaway,\n",
         "priority",
