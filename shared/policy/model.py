@@ -13,7 +13,9 @@ from shared.events import CarelineReport, Child, Classification, RecipientKind
 NEVER_SENT = frozenset({"reporter", "narrative"})
 """Protected by CGS 17a-103(b) / 17a-101k: no policy may list these, and payloads drop them regardless."""
 
-REPORT_FIELDS = frozenset(CarelineReport.model_fields) - {"child", "schema_version"}
+LINKED_REPORTS = "linked_reports"
+"""Not a report field: the router adds the ids of linked reports (deconfliction) where the policy allows it."""
+REPORT_FIELDS = frozenset(CarelineReport.model_fields) - {"child", "schema_version"} | {LINKED_REPORTS}
 CHILD_FIELDS = frozenset(Child.model_fields)
 
 
