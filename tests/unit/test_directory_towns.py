@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.router.check_policy import probe_report
+from services.router.check_policy import coverage, decisions, probe_report
 from services.router.decision import route_report
 from shared.directory.towns import DATA_DIR, load_town_directory
 from shared.events import RecipientKind
@@ -46,9 +46,10 @@ def test_town_has_police_and_mdt(town: str) -> None:
         assert "INFERRED:" in answer.inferred and "inferred" in mdt.detail
 
 
-def test_coverage_meets_the_floor() -> None:
-    assert len(TOWNS) == 169
-    assert len(POLICE_FALLBACK_TOWNS) <= 27  # may only shrink; 142/169 direct today
+def test_coverage_today_is_169_mdt_and_142_police_direct() -> None:
+    table = coverage(decisions(POLICY, DIRECTORY, TODAY))
+    assert table[RecipientKind.MDT]["fallback"] == 0 and table[RecipientKind.MDT]["none"] == 0
+    assert table[RecipientKind.POLICE]["direct"] == 169 - len(POLICE_FALLBACK_TOWNS) == 142
 
 
 def test_every_police_fallback_town_is_explained_in_directory_md() -> None:
