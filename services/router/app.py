@@ -2,9 +2,10 @@
 
 from fastapi import FastAPI
 
-from services.router.handler import ReportRouter
-from services.router.settings import RouterSettings
+from services.router.handler import KafkaPublisher, ReportRouter
+from services.router.settings import LinkKeyMissing, RouterSettings, link_key
 from shared.consuming import subscribe_reliably
+from shared.directory.dated import DirectoryInvalid
 from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
@@ -12,6 +13,7 @@ from shared.logging import configure_logging
 from shared.policy.loader import PolicyInvalid, load_policy
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
+from shared.store.report_history import ReportHistory
 from shared.store.repository import Store
 from shared.topics import REPORTS
 
@@ -25,8 +27,9 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     policy = load_policy(directory.towns, settings.policy_file)
     broker = make_broker("router")
     engine = make_engine(DatabaseSettings().database_url)
-    store = Store(make_session_factory(engine))
-    router = ReportRouter(broker, store, directory, policy)
+    sessions = make_session_factory(engine)
+    key = link_key(settings)
+    router = ReportRouter(KafkaPublisher(broker), Store(sessions), ReportHistory(sessions), directory, policy, key)
     subscribe_reliably(broker, REPORTS, GROUP_ID, router)
     connection = BrokerConnection(broker)
 
@@ -38,6 +41,6 @@ def main() -> None:
     settings = RouterSettings()
     try:
         app = create_app(settings)
-    except PolicyInvalid as exc:
+    except (PolicyInvalid, DirectoryInvalid, LinkKeyMissing) as exc:
         raise SystemExit(str(exc)) from exc
     serve(app, settings.host, settings.port)

@@ -20,7 +20,8 @@ class RoutedRecipient:
     detail: str  # which town or which fallback: for the notification and ops
     basis: str
     deadline: timedelta
-    fallback: str | None = None
+    fallback_name: str | None = None  # which fallback of the policy chose this agency; None when direct
+    inferred: bool = False  # the directory inferred the agency from the judicial district (no direct source)
 
     @property
     def key(self) -> tuple[RecipientKind, str]:
@@ -41,10 +42,10 @@ class RoutingDecision:
 
     @property
     def fallbacks(self) -> list[RoutedRecipient]:
-        return [r for r in self.recipients if r.fallback]
+        return [r for r in self.recipients if r.fallback_name]
 
 
-def decide(report: CarelineReport, policy: Policy, directory: Directory) -> RoutingDecision:
+def route_report(report: CarelineReport, policy: Policy, directory: Directory) -> RoutingDecision:
     routes = matching_routes(policy.route, report)
     default_used = routes == [policy.route]
     found: list[RoutedRecipient] = []
@@ -52,9 +53,11 @@ def decide(report: CarelineReport, policy: Policy, directory: Directory) -> Rout
         for spec in route.recipients:
             clock = timedelta(hours=policy.clocks[spec.clock].hours)
             for r in resolve(spec, report, directory, policy.fallbacks):
-                fallback = r.fallback or ("default_route" if default_used else None)
+                fallback = r.fallback_name or ("default_route" if default_used else None)
                 found.append(
-                    RoutedRecipient(spec.kind, r.agency, route.name, spec.reason, r.detail, r.basis, clock, fallback)
+                    RoutedRecipient(
+                        spec.kind, r.agency, route.name, spec.reason, r.detail, r.basis, clock, fallback, r.inferred
+                    )
                 )
     if not found:
         found.append(_unrouted(policy))
@@ -91,6 +94,9 @@ def _deduplicated(found: list[RoutedRecipient]) -> list[RoutedRecipient]:
             merged[r.key] = r
             continue
         detail = first.detail if r.detail in first.detail else f"{first.detail}; {r.detail}".strip("; ")
-        fallback = first.fallback if (first.fallback and r.fallback) else None
-        merged[r.key] = replace(first, detail=detail, deadline=min(first.deadline, r.deadline), fallback=fallback)
+        fallback = first.fallback_name if (first.fallback_name and r.fallback_name) else None
+        inferred = first.inferred and r.inferred
+        merged[r.key] = replace(
+            first, detail=detail, deadline=min(first.deadline, r.deadline), fallback_name=fallback, inferred=inferred
+        )
     return list(merged.values())

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from services.router.decision import RoutingDecision, decide
+from services.router.decision import RoutingDecision, route_report
 from services.router.payloads import fields_sent
 from shared.directory.directory import load_directory
 from shared.events import CarelineReport
@@ -31,7 +31,7 @@ def render(decision: RoutingDecision, policy: Policy) -> str:
     for r in decision.recipients:
         kind = policy.recipient_kinds[r.kind]
         deadline = decision.received_at + r.deadline
-        tag = f" [FALLBACK {r.fallback}]" if r.fallback else ""
+        tag = f" [FALLBACK {r.fallback_name}]" if r.fallback_name else (" [INFERRED]" if r.inferred else "")
         lines += [
             f"- {r.kind.value:<6} {r.agency.agency_id} ({r.agency.name}){tag}",
             f"    rule {r.rule}: {r.full_reason}",
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyInvalid as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(render(decide(read_report(args.report), policy, directory), policy))
+    print(render(route_report(read_report(args.report), policy, directory), policy))
     return 0
 
 

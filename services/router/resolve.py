@@ -14,7 +14,8 @@ class Resolved:
     agency: Agency
     basis: str  # statewide, residence, occurrence
     detail: str  # human reason suffix, may name a town (not for the audit event)
-    fallback: str | None = None  # which fallback was used, if any
+    fallback_name: str | None = None  # which fallback of the policy was used, if any
+    inferred: bool = False  # the directory inferred the agency (reason in the data files, see check_policy)
 
 
 def resolve(spec: RecipientSpec, report: CarelineReport, directory: Directory, fallbacks: Fallbacks) -> list[Resolved]:
@@ -48,11 +49,15 @@ def _local(spec: RecipientSpec, report: CarelineReport, d: Directory, fb: Fallba
                     yield Resolved(answer.agency, role.value, f"{role} town {town.name}")
         elif spec.resolve is Resolve.LOCAL_MDT:
             mdt = d.mdt(town, day) if town else None
-            if mdt is None:
+            if town is None or mdt is None:
                 why = f"no MDT on record for {town.name}" if town else f"{role} town {name!r} is not a Connecticut town"
                 yield _fallback(fb.unknown_mdt, "unknown_mdt", role, why)
             else:
-                yield Resolved(mdt, role.value, f"{role} town {town.name}" if town else "")
+                how = (
+                    "inferred from its judicial district, see DIRECTORY.md" if mdt.inferred else "its judicial district"
+                )
+                detail = f"{role} town {town.name}: {mdt.judicial_district} JD, {how}"
+                yield Resolved(mdt.agency, role.value, detail, inferred=mdt.inferred is not None)
         else:
             liaison = d.hart_liaison(town) if town else None
             if liaison is None:
@@ -62,4 +67,4 @@ def _local(spec: RecipientSpec, report: CarelineReport, d: Directory, fb: Fallba
 
 
 def _fallback(agency_id: str, name: str, role: TownRole, why: str) -> Resolved:
-    return Resolved(STATEWIDE_AGENCIES[agency_id], role.value, f"fallback {name}: {why}", fallback=name)
+    return Resolved(STATEWIDE_AGENCIES[agency_id], role.value, f"fallback {name}: {why}", fallback_name=name)

@@ -49,16 +49,26 @@ class UnknownTarget(LookupError):
         self.agency_id = agency_id
 
 
-def resolve_target(agency_id: str, directory: Directory, day: date) -> Target:
-    """The target with exactly this id as of `day`; raises UnknownTarget for any other id."""
+def resolve_target(agency_id: str, directory: Directory | None = None, day: date | None = None) -> Target:
+    """The target with exactly this id; raises UnknownTarget for any other id. Without a directory only statewide
+    agencies and roles resolve; with one, any agency it holds (on `day` if given: police rows are dated)."""
     if agency := STATEWIDE_AGENCIES.get(agency_id):
         return _target(agency)
     if role := ON_CALL_ROLES.get(agency_id):
         return Target(agency_id, role, RecipientKind.HART)
-    agency = next((a for a in _local_agencies(directory, day) if a.agency_id == agency_id), None)
-    if agency is None:
+    found: Agency | None = None
+    if directory is not None and day is not None:
+        found = next((a for a in _local_agencies(directory, day) if a.agency_id == agency_id), None)
+    elif directory is not None:
+        found = directory.agencies().get(agency_id)
+    if found is None:
         raise UnknownTarget(agency_id)
-    return _target(agency)
+    return _target(found)
+
+
+def escalation_targets() -> list[str]:
+    """The ids a chain may name without the directory: statewide agencies and on-call roles."""
+    return sorted([*STATEWIDE_AGENCIES, *ON_CALL_ROLES])
 
 
 def _target(agency: Agency) -> Target:

@@ -10,7 +10,7 @@ from shared.events.careline import (
 )
 from shared.events.deadletter import DeadLetter
 from shared.events.escalation import EscalationAction, EscalationRecorded
-from shared.events.notification import Notification, RecipientKind
+from shared.events.notification import LinkedReport, MessageType, Notification, RecipientKind
 from shared.events.report_received import ReportReceived
 from shared.events.routing_decision import DecidedRecipient, FallbackUsed, RoutingDecisionRecorded
 
@@ -26,6 +26,8 @@ __all__ = [
     "EscalationAction",
     "EscalationRecorded",
     "FallbackUsed",
+    "LinkedReport",
+    "MessageType",
     "Notification",
     "RecipientKind",
     "ReportReceived",

@@ -51,6 +51,7 @@ class Reporter(Event):
 class CarelineReport(Event):
     schema_version: Literal[1] = 1
     careline_report_id: str = Field(pattern=REPORT_ID_PATTERN)
+    report_version: int = Field(default=1, ge=1, le=1000, description="A corrected report: same id, higher version.")
     received_at: AwareDatetime
     classification: Classification
     priority: Literal["routine", "urgent", "imminent_risk"] = "urgent"

@@ -28,7 +28,7 @@ class DecidedRecipient(Event):
 class FallbackUsed(Event):
     rule: str
     recipient_kind: RecipientKind
-    fallback: str
+    fallback_name: str  # which of the policy's fallbacks (unknown_troop, unknown_mdt, ...)
     agency_id: str
 
 

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 from shared.directory.agencies import STATEWIDE_AGENCIES
+from shared.directory.targets import UnknownTarget, resolve_target
 from shared.directory.towns import TownDirectory
 from shared.events import RecipientKind
 from shared.policy.model import Policy, Resolve, Route
@@ -17,6 +18,12 @@ def cross_check(policy: Policy, towns: TownDirectory) -> list[tuple[Loc, str]]:
     for name, agency_id in policy.fallbacks:
         if agency_id not in STATEWIDE_AGENCIES:
             problems.append((("fallbacks", name), _unknown_agency(agency_id)))
+    for kind, kind_policy in policy.recipient_kinds.items():
+        for i, step in enumerate(kind_policy.escalation):
+            try:
+                resolve_target(step.to)
+            except UnknownTarget as exc:
+                problems.append((("recipient_kinds", kind.value, "escalation", i, "to"), str(exc)))
     problems += _check_route(policy, policy.route, ("route",), towns)
     return problems
 

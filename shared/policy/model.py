@@ -1,7 +1,7 @@
 """The routing policy as typed data: a small Alertmanager-style tree, clocks, field allow-lists, fallbacks.
 
 Only the shape is checked here; references between parts (agencies, clocks, towns) are checked in
-policy_checks.py so both kinds of problem can be reported with a line number.
+checks.py so both kinds of problem can be reported with a line number.
 """
 
 from enum import StrEnum
@@ -13,7 +13,9 @@ from shared.events import CarelineReport, Child, Classification, RecipientKind
 NEVER_SENT = frozenset({"reporter", "narrative"})
 """Protected by CGS 17a-103(b) / 17a-101k: no policy may list these, and payloads drop them regardless."""
 
-REPORT_FIELDS = frozenset(CarelineReport.model_fields) - {"child", "schema_version"}
+LINKED_REPORTS = "linked_reports"
+"""Not a report field: the router adds the ids of linked reports (deconfliction) where the policy allows it."""
+REPORT_FIELDS = frozenset(CarelineReport.model_fields) - {"child", "schema_version"} | {LINKED_REPORTS}
 CHILD_FIELDS = frozenset(Child.model_fields)
 
 
@@ -71,7 +73,7 @@ class Route(_Strict):
 
 class EscalationStep(_Strict):
     after_minutes: PositiveInt
-    to: str = Field(min_length=2, description="Agency id or on-call role; used by a later issue.")
+    to: str = Field(min_length=2, description="Statewide agency id or on-call role (checked at load).")
 
 
 class KindPolicy(_Strict):

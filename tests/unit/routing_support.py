@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.runner.samples import sample_report
-from services.router.decision import RoutingDecision, decide
+from services.router.decision import RoutingDecision, route_report
 from shared.directory.directory import load_directory
 from shared.events import CarelineReport
 from shared.policy.loader import load_policy
@@ -23,7 +23,7 @@ def report_for(town: str, occurrence: list[str] | None = None, **overrides: Any)
 
 def routed(report: CarelineReport, policy_file: Path | None = None) -> RoutingDecision:
     policy = load_policy(DIRECTORY.towns, policy_file) if policy_file else POLICY
-    return decide(report, policy, DIRECTORY)
+    return route_report(report, policy, DIRECTORY)
 
 
 def agencies(decision: RoutingDecision, kind: str) -> list[str]:

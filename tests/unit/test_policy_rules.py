@@ -77,13 +77,13 @@ def test_nested_routes_take_the_deepest_match(tmp_path: Path) -> None:
 def test_default_route_is_marked_fallback(tmp_path: Path) -> None:
     path = policy_with(tmp_path, [fbi("never", {"classification": ["other"]})])
     decision = routed(report_for("Hartford"), path)
-    assert [(r.agency.agency_id, r.fallback) for r in decision.recipients] == [("hart-lead", "default_route")]
+    assert [(r.agency.agency_id, r.fallback_name) for r in decision.recipients] == [("hart-lead", "default_route")]
 
 
 def test_a_policy_naming_nobody_still_reaches_the_hart_lead(tmp_path: Path) -> None:
     path = policy_with(tmp_path, [], default=[])
     decision = routed(report_for("Hartford"), path)
-    assert [(r.kind.value, r.agency.agency_id, r.fallback) for r in decision.recipients] == [
+    assert [(r.kind.value, r.agency.agency_id, r.fallback_name) for r in decision.recipients] == [
         ("hart", "hart-lead", "unrouted")
     ]
 
@@ -93,6 +93,8 @@ INVALID = [
     ("    ack_sla_minutes: 15\n", "ack_sla_minutes: 15", "ack_sla_minutes: -5", "ack_sla_minutes"),
     ("  unknown_mdt: hart-lead", "unknown_mdt: hart-lead", "unknown_mdt: mdt-nowhere", "unknown agency"),
     ("- {kind: fbi, agency: fbi-new-haven, clock: federal", "clock: federal", "clock: lunar", "unknown clock"),
+    ("- {after_minutes: 15, to: csp-hq}", "to: csp-hq", "to: csp-hqq", "unknown escalation target 'csp-hqq'"),
+    ("- {after_minutes: 60, to: careline-supervisor}", "supervisor", "supervisr", "unknown escalation"),
     (
         "[careline_report_id, received_at, classification, priority, missing_or_runaway,\n",
         "priority",

@@ -29,8 +29,11 @@ def test_every_town_routes_to_the_four_21_14_kinds_and_the_regional_liaison(town
         ("Hartford", [], ["pd-hartford"], False),
         ("Ashford", [], ["csp-troop-c"], False),
         ("Andover", [], ["csp-troop-k"], False),  # no 2013 coverage, troop on record
-        ("Groton", [], ["pd-groton-town"], False),  # three departments: the Town PD is routed
-        ("City of Groton", [], ["pd-groton-town"], False),
+        ("Groton", [], ["pd-groton-town", "pd-groton-city", "pd-groton-long-point"], False),  # three departments
+        ("City of Groton", [], ["pd-groton-town", "pd-groton-city", "pd-groton-long-point"], False),
+        ("Salisbury", [], ["csp-troop-b"], False),
+        ("Killingly", [], ["csp-troop-d"], False),
+        ("Norfolk", [], ["csp-troop-b", "csp-troop-l"], False),  # the source names both troops
         ("Windham", [], ["pd-willimantic", "csp-troop-k"], False),  # split town: both
         ("Willimantic", [], ["pd-willimantic", "csp-troop-k"], False),
         ("Putnam", [], ["pd-putnam", "csp-hq"], False),  # listed under both; troop unknown -> HQ
@@ -45,24 +48,24 @@ def test_police_table(residence: str, occurrence: list[str], police: list[str], 
     decision = routed(report_for(residence, occurrence))
     assert agencies(decision, "police") == police
     first = next(r for r in decision.recipients if r.kind is RecipientKind.POLICE)
-    assert (first.fallback is not None) == police_fallback
+    assert (first.fallback_name is not None) == police_fallback
 
 
 def test_putnam_state_police_side_is_marked_fallback() -> None:
     decision = routed(report_for("Putnam"))
     hq = next(r for r in decision.recipients if r.agency.agency_id == "csp-hq")
-    assert hq.fallback == "unknown_troop"
+    assert hq.fallback_name == "unknown_troop"
 
 
 def test_state_police_town_with_no_troop_falls_back_to_hq() -> None:
     decision = routed(report_for("Canterbury"))
     police = [r for r in decision.recipients if r.kind is RecipientKind.POLICE]
-    assert [(r.agency.agency_id, r.fallback) for r in police] == [("csp-hq", "unknown_troop")]
+    assert [(r.agency.agency_id, r.fallback_name) for r in police] == [("csp-hq", "unknown_troop")]
 
 
 def test_out_of_state_town_routes_by_fallback_not_failure() -> None:
     decision = routed(report_for("Springfield, MA"))
-    by_kind = {(r.kind.value, r.agency.agency_id): r.fallback for r in decision.recipients}
+    by_kind = {(r.kind.value, r.agency.agency_id): r.fallback_name for r in decision.recipients}
     assert by_kind == {
         ("hart", "hart-lead"): None,  # direct HART Lead wins over the unknown-region fallback
         ("fbi", "fbi-new-haven"): None,
@@ -76,14 +79,18 @@ def test_out_of_state_town_routes_by_fallback_not_failure() -> None:
     [
         ("Milford", "2026-01-05T10:00:00+00:00", "mdt-ansonia-milford", None),
         ("New Haven", "2026-01-05T10:00:00+00:00", "mdt-new-haven", None),
-        ("Hartford", "2026-01-05T10:00:00+00:00", "hart-lead", "unknown_mdt"),
-        ("Darien", "2026-01-05T10:00:00+00:00", "hart-lead", "unknown_mdt"),  # no district on record
+        ("Bridgeport", "2026-01-05T10:00:00+00:00", "mdt-greater-bridgeport", None),
+        ("Fairfield", "2023-06-01T10:00:00+00:00", "mdt-greater-bridgeport", None),  # before the 2024 rename
+        ("Hartford", "2026-01-05T10:00:00+00:00", "mdt-hartford-jd", None),  # inferred, not a fallback
+        ("Avon", "2025-09-30T10:00:00+00:00", "mdt-hartford-jd", None),
+        ("Avon", "2025-10-01T10:00:00+00:00", "mdt-litchfield-jd", None),  # moved by Public Act 25-91
+        ("Darien", "2026-01-05T10:00:00+00:00", "mdt-greater-norwalk", None),
     ],
 )
 def test_mdt_table(town: str, received: str, mdt: str, fallback: str | None) -> None:
     decision = routed(report_for(town, received_at=received))
     [r] = [r for r in decision.recipients if r.kind is RecipientKind.MDT]
-    assert (r.agency.agency_id, r.fallback) == (mdt, fallback)
+    assert (r.agency.agency_id, r.fallback_name) == (mdt, fallback)
 
 
 @pytest.mark.parametrize(
@@ -106,10 +113,12 @@ def test_police_coverage_follows_effective_dates(town: str, day: str, police: st
         ("Avon", "2025-10-01", "Litchfield"),
         ("Fairfield", "2023-12-31", "Fairfield"),
         ("Fairfield", "2024-01-01", "Bridgeport"),
-        ("Burlington", "2025-09-30", None),
+        ("Burlington", "2025-09-30", "New Britain"),
+        ("Burlington", "2025-10-01", "Litchfield"),
+        ("Darien", "2026-01-05", "Stamford-Norwalk"),
     ],
 )
-def test_judicial_district_as_of_received_date(town: str, day: str, district: str | None) -> None:
+def test_judicial_district_as_of_received_date(town: str, day: str, district: str) -> None:
     assert DIRECTORY.judicial_district(DIRECTORY.town(town), date.fromisoformat(day)) == district
 
 
@@ -133,7 +142,7 @@ def test_deadlines_follow_the_state_and_federal_clocks() -> None:
 def test_a_report_that_is_not_dmst_takes_the_default_route_to_the_hart_lead() -> None:
     decision = routed(report_for("Hartford", classification="sexual_abuse"))
     assert decision.matched_rules == ("default",)
-    assert [(r.kind.value, r.agency.agency_id, r.fallback) for r in decision.recipients] == [
+    assert [(r.kind.value, r.agency.agency_id, r.fallback_name) for r in decision.recipients] == [
         ("hart", "hart-lead", "default_route")
     ]
 

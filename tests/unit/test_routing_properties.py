@@ -43,7 +43,7 @@ def test_every_dmst_report_reaches_hart_fbi_police_and_an_mdt(report: CarelineRe
     assert (RecipientKind.FBI, "fbi-new-haven") in ids
     assert any(kind is RecipientKind.POLICE for kind, _ in ids)
     mdt = [r for r in decision.recipients if r.kind is RecipientKind.MDT]
-    assert mdt and all(r.agency.agency_id.startswith("mdt-") or r.fallback == "unknown_mdt" for r in mdt)
+    assert mdt and all(r.agency.agency_id.startswith("mdt-") or r.fallback_name == "unknown_mdt" for r in mdt)
     assert len(ids) == len(decision.recipients)
 
 

@@ -1,0 +1,228 @@
+"""What the router remembers about each report, without personal data: versions, holders, match keys, link notices.
+
+- report_versions: one row per (report, version): its content hash and a keyed digest (HMAC) per field, so an
+  amendment's changed fields can be found without keeping the fields themselves.
+- report_holders: which agency holds a report (was sent its first notification) and since which version.
+- report_match_keys: keyed digests of the child (normalised name + birth date) and of each alleged-trafficker
+  identifier; two reports sharing one are linked (deconfliction). A digest cannot be reversed without the key.
+- link_notices: which agency has been told that two reports are linked, so each is told once.
+
+Rows carry the (report, version) whose routing wrote them ("trigger"), so a redelivered record recomputes the
+same plan: what the same trigger wrote earlier does not count as "already done".
+"""
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.store.models import Base
+from shared.store.upsert import insert_ignore
+
+
+class ReportVersionRecord(Base):
+    __tablename__ = "report_versions"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.report_id"), primary_key=True)
+    report_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    field_digests: Mapped[str] = mapped_column(Text)  # JSON {field path: keyed digest}
+    received_at: Mapped[datetime]
+    routed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ReportHolderRecord(Base):
+    __tablename__ = "report_holders"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.report_id"), primary_key=True)
+    recipient_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(40))
+    first_version: Mapped[int] = mapped_column(Integer)
+
+
+class ReportMatchKeyRecord(Base):
+    __tablename__ = "report_match_keys"
+
+    report_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # no FK: written before the report row
+    match_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    key_kind: Mapped[str] = mapped_column(String(16))  # child or suspect
+    report_version: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]
+
+
+class LinkNoticeRecord(Base):
+    __tablename__ = "link_notices"
+
+    agency_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the pair, lower id first
+    linked_report_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(80))  # "<report id>@v<version>" whose routing told it
+    notification_id: Mapped[str] = mapped_column(String(40))
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    report_version: int
+    content_sha256: str
+    field_digests: dict[str, str]
+    received_at: datetime
+    routed: bool
+
+
+@dataclass(frozen=True)
+class Holder:
+    recipient_kind: str
+    agency_id: str
+    notification_id: str
+    first_version: int
+
+
+@dataclass(frozen=True)
+class EarlierReport:
+    """A report sharing a match key with the one being routed, and the agencies that hold it."""
+
+    report_id: str
+    received_at: datetime
+    matched_on: tuple[str, ...]
+    holders: tuple[Holder, ...]
+
+
+def pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+class ReportHistory:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def versions(self, report_id: str) -> list[StoredVersion]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(ReportVersionRecord)
+                    .where(ReportVersionRecord.report_id == report_id)
+                    .order_by(ReportVersionRecord.report_version)
+                )
+            ).all()
+        return [
+            StoredVersion(
+                r.report_version, r.content_sha256, json.loads(r.field_digests), r.received_at, r.routed_at is not None
+            )
+            for r in rows
+        ]
+
+    async def holders(self, report_id: str) -> list[Holder]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(select(ReportHolderRecord).where(ReportHolderRecord.report_id == report_id))
+            ).all()
+        return [Holder(r.recipient_kind, r.agency_id, r.notification_id, r.first_version) for r in rows]
+
+    async def record_match_keys(
+        self, report_id: str, version: int, received_at: datetime, keys: dict[str, str]
+    ) -> None:
+        """Committed before the search, so of two reports routed at once at least the later one finds the other."""
+        if not keys:
+            return
+        rows = [
+            {
+                "report_id": report_id,
+                "match_key": k,
+                "key_kind": kind,
+                "report_version": version,
+                "received_at": received_at,
+            }
+            for k, kind in keys.items()
+        ]
+        async with self._sessions.begin() as session:
+            await session.execute(insert_ignore(session, ReportMatchKeyRecord, rows))
+
+    async def earlier_reports(self, report_id: str, keys: dict[str, str]) -> list[EarlierReport]:
+        """Other reports sharing any of the keys, oldest first, with the agencies that hold them (maybe none yet)."""
+        if not keys:
+            return []
+        async with self._sessions() as session:
+            hits = (
+                await session.execute(
+                    select(
+                        ReportMatchKeyRecord.report_id, ReportMatchKeyRecord.key_kind, ReportMatchKeyRecord.received_at
+                    )
+                    .where(ReportMatchKeyRecord.match_key.in_(list(keys)))
+                    .where(ReportMatchKeyRecord.report_id != report_id)
+                )
+            ).all()
+            matched: dict[str, set[str]] = defaultdict(set)
+            received: dict[str, datetime] = {}
+            for rid, kind, at in hits:
+                matched[rid].add(kind)
+                received[rid] = min(at, received.get(rid, at))
+            holder_rows = (
+                await session.scalars(select(ReportHolderRecord).where(ReportHolderRecord.report_id.in_(list(matched))))
+            ).all()
+        holders: dict[str, list[Holder]] = defaultdict(list)
+        for h in holder_rows:
+            holders[h.report_id].append(Holder(h.recipient_kind, h.agency_id, h.notification_id, h.first_version))
+        found = [
+            EarlierReport(
+                rid, received[rid], tuple(sorted(kinds)), tuple(sorted(holders[rid], key=lambda h: h.agency_id))
+            )
+            for rid, kinds in matched.items()
+        ]
+        return sorted(found, key=lambda e: (e.received_at, e.report_id))
+
+    async def told(self, pairs: list[tuple[str, str]], trigger: str) -> set[tuple[str, str, str]]:
+        """(agency, report, linked report) already told of a link by another trigger than this one."""
+        if not pairs:
+            return set()
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(LinkNoticeRecord)
+                    .where(LinkNoticeRecord.report_id.in_([p[0] for p in pairs]))
+                    .where(LinkNoticeRecord.trigger != trigger)
+                )
+            ).all()
+        wanted = set(pairs)
+        return {
+            (r.agency_id, r.report_id, r.linked_report_id) for r in rows if (r.report_id, r.linked_report_id) in wanted
+        }
+
+    async def record_version(
+        self,
+        version: dict[str, Any],
+        holders: list[dict[str, Any]],
+        notices: list[dict[str, Any]],
+    ) -> None:
+        """The version, its new holders and the link notices in one transaction, before anything is published."""
+        async with self._sessions.begin() as session:
+            await session.execute(insert_ignore(session, ReportVersionRecord, [version]))
+            if holders:
+                await session.execute(insert_ignore(session, ReportHolderRecord, holders))
+            if notices:
+                await session.execute(insert_ignore(session, LinkNoticeRecord, notices))
+
+    async def mark_version_routed(self, report_id: str, version: int, at: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ReportVersionRecord)
+                .where(ReportVersionRecord.report_id == report_id, ReportVersionRecord.report_version == version)
+                .values(routed_at=at)
+            )
+
+    async def linked_reports(self, report_id: str) -> list[str]:
+        """Report ids linked to this one (for ops' report page: the cluster)."""
+        async with self._sessions() as session:
+            mine = select(ReportMatchKeyRecord.match_key).where(ReportMatchKeyRecord.report_id == report_id)
+            rows = await session.scalars(
+                select(ReportMatchKeyRecord.report_id)
+                .where(ReportMatchKeyRecord.match_key.in_(mine))
+                .where(ReportMatchKeyRecord.report_id != report_id)
+                .distinct()
+            )
+            return sorted(rows.all())
