@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from services.escalator.settings import EscalatorSettings
-from shared.consuming import subscribe_reliably
+from shared.consuming import consume
 from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
@@ -26,7 +26,6 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
     broker = make_broker("escalator")
     engine = make_engine(DatabaseSettings().database_url)
     sessions = make_session_factory(engine)
-    subscribe_reliably(broker, ROUTING_DECISIONS, GROUP_ID, TimerScheduler(sessions, policy, settings.minute_seconds))
     firer = TimerFirer(broker, sessions, policy.version)
     connected = asyncio.Event()
 
@@ -34,6 +33,7 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
         connected.set()
 
     connection = BrokerConnection(broker, on_ready=on_ready)
+    consume(connection, [ROUTING_DECISIONS], GROUP_ID, TimerScheduler(sessions, policy, settings.minute_seconds))
 
     return broker_service_app(
         "Careline DMST escalator",

@@ -1,10 +1,11 @@
-"""Router service: one consumer group on the report topic, manual commits after every publish is acked."""
+"""Router service: one consumer group on the report topic; a report counts as done once its rows are written and
+every publish is acked (shared/stream)."""
 
 from fastapi import FastAPI
 
 from services.router.handler import ReportRouter
 from services.router.settings import RouterSettings
-from shared.consuming import subscribe_reliably
+from shared.consuming import consume
 from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
@@ -27,8 +28,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     engine = make_engine(DatabaseSettings().database_url)
     store = Store(make_session_factory(engine))
     router = ReportRouter(broker, store, directory, policy)
-    subscribe_reliably(broker, REPORTS, GROUP_ID, router)
     connection = BrokerConnection(broker)
+    consume(connection, [REPORTS], GROUP_ID, router)
 
     return broker_service_app("Careline DMST router", connection, closing=[engine.dispose])
 

@@ -4,7 +4,8 @@ import asyncio
 from datetime import UTC, datetime
 
 import structlog
-from faststream.kafka import KafkaBroker, KafkaMessage
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
 
 from services.router.decision import decide
 from services.router.metrics import NOTIFICATIONS_PUBLISHED, REPORTS_ROUTED
@@ -27,8 +28,8 @@ class ReportRouter:
         self._directory = directory
         self._policy = policy
 
-    async def __call__(self, msg: KafkaMessage) -> None:
-        event = parse_event(ReportReceived, msg.body)
+    async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        event = parse_event(ReportReceived, (record.value or b""))
         report_id = event.report.careline_report_id
         existing = await self._store.existing_report(report_id)
         if existing and existing.routed:

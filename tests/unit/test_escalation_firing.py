@@ -136,7 +136,7 @@ def test_a_decision_for_notifications_not_in_the_store_is_poison(tmp_path: Path)
         engine = make_engine(url)
         try:
             await TimerScheduler(make_session_factory(engine), POLICY, 60)(
-                SimpleNamespace(body=decision.model_dump_json().encode())  # type: ignore[arg-type]
+                SimpleNamespace(value=decision.model_dump_json().encode())  # type: ignore[arg-type]
             )
         finally:
             await engine.dispose()
