@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.stream.engine import StreamConsumer
+from shared.stream.quiet import quiet_kafka_connection_logs
 from shared.telemetry import configure_telemetry
 
 log = structlog.get_logger(__name__)
@@ -27,7 +30,7 @@ def validation_problem(exc: RequestValidationError) -> list[dict[str, str]]:
     return problems
 
 
-def add_common_routes(app: FastAPI, readiness: Callable[[], bool]) -> None:
+def add_common_routes(app: FastAPI, readiness: Callable[[], bool | tuple[bool, str]]) -> None:
     configure_telemetry()  # no-op unless enabled; FastAPI then traces requests, continuing the caller's trace
 
     @app.exception_handler(RequestValidationError)
@@ -43,8 +46,9 @@ def add_common_routes(app: FastAPI, readiness: Callable[[], bool]) -> None:
 
     @app.get("/healthz", include_in_schema=False)
     async def _health() -> JSONResponse:
-        ready = readiness()
-        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+        answer = readiness()
+        ready, status = answer if isinstance(answer, tuple) else (answer, "ok" if answer else "starting")
+        return JSONResponse({"status": status}, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def _metrics() -> Response:
@@ -52,37 +56,63 @@ def add_common_routes(app: FastAPI, readiness: Callable[[], bool]) -> None:
 
 
 class BrokerConnection:
-    """Starts a FastStream broker in the background, retrying until Kafka answers.
+    """Starts a FastStream broker (the producer) and the service's stream consumers in the background, retrying
+    with capped backoff until Kafka answers.
 
-    A service's HTTP side comes up even while Kafka is down, so intake can answer 503 instead of
-    refusing connections, and health checks can say 'starting'.
+    A service's HTTP side comes up even while Kafka is down, so intake can answer 503 instead of refusing
+    connections, and health checks can say 'starting' or 'kafka unreachable'.
     """
 
-    def __init__(self, broker: KafkaBroker, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        on_ready: Callable[[], Awaitable[None]] | None = None,
+        consumers: Sequence[StreamConsumer] = (),
+    ) -> None:
         self.broker = broker
         self.ready = False
         self._on_ready = on_ready
         self._task: asyncio.Task[None] | None = None
-        # Set when shutdown begins, before the broker waits for in-flight handlers: a handler that is only
-        # waiting (a retry tier's delay) gives its message back instead of holding the shutdown up.
+        self.consumers: list[StreamConsumer] = list(consumers)
+        self.kafka_logs = quiet_kafka_connection_logs()
+        # Set when shutdown begins, before in-flight handlers are waited for: a handler that is only waiting
+        # (to retry) gives its record back instead of holding the shutdown up.
         self.stopping = asyncio.Event()
 
-    async def _connect(self) -> None:
+    def add_consumer(self, consumer: StreamConsumer) -> StreamConsumer:
+        self.consumers.append(consumer)
+        return consumer
+
+    async def _start(
+        self, what: str, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+    ) -> None:
         delay = 0.5
         while True:
             try:
-                await self.broker.start()
-                break
+                await start()
+                return
             except Exception as exc:
-                log.warning("kafka_connect_failed", error_type=type(exc).__name__, retry_in_seconds=delay)
+                log.warning("kafka_connect_failed", part=what, error_type=type(exc).__name__, retry_in_seconds=delay)
                 with contextlib.suppress(Exception):
-                    await self.broker.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                    await stop()
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+                delay = min(delay * 2, 5.0)
+
+    async def _connect(self) -> None:
+        await self._start("producer", self.broker.start, self.broker.stop)
+        for consumer in self.consumers:
+            await self._start(consumer.name, consumer.start, consumer.reset)
         if self._on_ready:
             await self._on_ready()
         self.ready = True
-        log.info("kafka_connected")
+        log.info("kafka_connected", consumers=len(self.consumers))
+
+    def health(self) -> tuple[bool, str]:
+        if not self.ready:
+            return False, "starting"
+        if self.kafka_logs.unreachable_for(10.0):
+            return False, "kafka unreachable"
+        return True, "ok"
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator["BrokerConnection"]:
@@ -94,6 +124,8 @@ class BrokerConnection:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            # Consumers first: the records in hand finish (they may still publish), then the producer goes.
+            await asyncio.gather(*(c.stop() for c in self.consumers if c.started), return_exceptions=True)
             await self.broker.stop()
 
 
@@ -124,7 +156,7 @@ def broker_service_app(
             await close()
 
     app = FastAPI(title=title, version=version, lifespan=lifespan)
-    add_common_routes(app, lambda: connection.ready)
+    add_common_routes(app, connection.health)
     return app
 
 

@@ -76,3 +76,15 @@ def admin_client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
         kwargs["sasl_plain_username"] = settings.sasl_username
         kwargs["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
     return kwargs
+
+
+def consumer_kwargs(service: str, settings: KafkaSettings | None = None) -> dict[str, Any]:
+    """What every StreamConsumer's aiokafka client gets: the same servers and security as the producer, and a
+    reconnect pace (1 s between tries) that keeps a down broker from being hammered."""
+    settings = settings or KafkaSettings()
+    return {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": f"{settings.client_id_prefix}-{service}",
+        "retry_backoff_ms": 1000,
+        **admin_client_kwargs(settings),
+    }

@@ -16,6 +16,7 @@ from shared.events import DeadLetter, Notification
 from shared.kafka import admin_client_kwargs, make_broker
 from shared.publishing import publish_notification
 from shared.settings import KafkaSettings
+from shared.states import NotificationState
 from shared.store.repository import Store
 from shared.topics import NOTIFICATION_DEAD_LETTERS
 
@@ -55,18 +56,58 @@ async def read_dead_letters(kafka: KafkaSettings) -> list[DeadLetter]:
         await consumer.stop()
 
 
-async def still_dead(store: Store, letters: list[DeadLetter]) -> list[DeadNotification]:
-    """Latest letter per notification, kept only while the database still says dead_lettered."""
+async def still_dead(
+    store: Store, letters: list[DeadLetter], kafka: KafkaSettings | None = None
+) -> list[DeadNotification]:
+    """Latest letter per notification, kept only while the database still says dead_lettered, with the original
+    notification read back from where the letter points (letters copy no contents; older ones may)."""
     latest: dict[str, DeadLetter] = {}
     for letter in letters:
-        if letter.notification_id and letter.original_value_b64:
+        if letter.notification_id and (letter.original_value_b64 or letter.source_offset is not None):
             latest[letter.notification_id] = letter
+    dead = [
+        letter
+        for nid, letter in latest.items()
+        if await store.notification_state(nid) == NotificationState.DEAD_LETTERED
+    ]
+    originals = await read_originals(kafka or KafkaSettings(), [d for d in dead if not d.original_value_b64])
     found = []
-    for notification_id, letter in latest.items():
-        if await store.notification_state(notification_id) == "dead_lettered":
-            original = base64.b64decode(letter.original_value_b64 or "")
-            found.append(DeadNotification(letter, Notification.model_validate_json(original)))
+    for letter in dead:
+        body = base64.b64decode(letter.original_value_b64) if letter.original_value_b64 else originals.get(_at(letter))
+        if body is not None:
+            found.append(DeadNotification(letter, Notification.model_validate_json(body)))
     return sorted(found, key=lambda d: d.letter.failed_at)
+
+
+def _at(letter: DeadLetter) -> tuple[str, int, int]:
+    return letter.source_topic, letter.source_partition or 0, letter.source_offset or 0
+
+
+async def read_originals(kafka: KafkaSettings, letters: list[DeadLetter]) -> dict[tuple[str, int, int], bytes]:
+    """The records the letters point to, each read by its topic, partition and offset (no group, no commit)."""
+    if not letters:
+        return {}
+    wanted = {_at(letter) for letter in letters}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        enable_auto_commit=False,
+        client_id=f"redrive-{uuid.uuid4().hex[:6]}",
+        **admin_client_kwargs(kafka),
+    )
+    await consumer.start()
+    found: dict[tuple[str, int, int], bytes] = {}
+    try:
+        for topic, partition, offset in sorted(wanted):
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            batch = await consumer.getmany(tp, timeout_ms=5000, max_records=1)
+            for record in batch.get(tp, []):
+                if record.offset == offset and record.value is not None:
+                    found[(topic, partition, offset)] = record.value
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def redrive(kafka: KafkaSettings, items: list[DeadNotification]) -> int:

@@ -9,12 +9,12 @@ written inside a span carries its trace id. Spans carry ids and topics only, nev
 """
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import structlog
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
@@ -79,3 +79,30 @@ def _log_trace_ids() -> None:
     processors = list(structlog.get_config()["processors"])
     if add_trace_ids not in processors:
         structlog.configure(processors=[add_trace_ids, *processors])
+
+
+def traced(handle: Callable[[Any], Awaitable[None]], group_id: str) -> Callable[[Any], Awaitable[None]]:
+    """A consumer span per record, continuing the producer's trace from the record's headers (W3C traceparent).
+    The handle is returned untouched when telemetry is off."""
+    provider = configure_telemetry()
+    if provider is None:
+        return handle
+    tracer = provider.get_tracer("careline.stream")
+
+    async def run(record: Any) -> None:
+        carrier = {key: value.decode(errors="replace") for key, value in record.headers or () if value is not None}
+        with tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=propagate.extract(carrier),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": group_id,
+                "messaging.kafka.offset": record.offset,
+                "messaging.destination.partition.id": str(record.partition),
+            },
+        ):
+            await handle(record)
+
+    return run

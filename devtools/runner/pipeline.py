@@ -3,7 +3,7 @@
 import asyncio
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,9 @@ class PipelineConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     ops_username: str = "ops"
     ops_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # only its hash reaches ops
+    recipient_url: str | None = None  # every agency's webhook goes here instead of the recipient simulator
+    notifier_per_kind: bool = False  # one notifier process per recipient kind (as a scaled deployment runs)
+    notifier_module: str = "services.notifier"
 
 
 class Pipeline:
@@ -36,7 +39,7 @@ class Pipeline:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
-        notifiers = [f"notifier-{k.value}" for k in RecipientKind]
+        notifiers = [f"notifier-{k.value}" for k in RecipientKind] if config.notifier_per_kind else ["notifier"]
         names = ["recipient-sim", "acks", *notifiers, "router", "escalator", "intake", "ops"]
         ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.ports = ports
@@ -44,7 +47,7 @@ class Pipeline:
             "KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
             "DATABASE_URL": config.database_url,
             "ENVIRONMENT": config.environment,
-            "RECIPIENT_BASE_URL": f"http://127.0.0.1:{ports['recipient-sim']}",
+            "RECIPIENT_BASE_URL": config.recipient_url or f"http://127.0.0.1:{ports['recipient-sim']}",
             "LOG_FORMAT": "json",
             "ACK_LINK_BASE_URL": f"http://127.0.0.1:{ports['acks']}",
             **config.extra_env,
@@ -67,22 +70,12 @@ class Pipeline:
             ),
             "acks": service("acks", "services.acks", {"ACKS_PORT": str(ports["acks"])}),
         }
-        for kind in RecipientKind:
-            name = f"notifier-{kind.value}"
-            self.services[name] = service(
-                name,
-                "services.notifier",
-                {
-                    "NOTIFIER_KIND": kind.value,
-                    "NOTIFIER_PORT": str(ports[name]),
-                    **(
-                        {"NOTIFIER_RETRY_SCHEDULE": config.notifier_retry_schedule}
-                        if config.notifier_retry_schedule
-                        else {}
-                    ),
-                    **config.notifier_env,
-                },
-            )
+        for name in notifiers:
+            kinds = name.removeprefix("notifier-") if config.notifier_per_kind else ",".join(RecipientKind)
+            schedule = config.notifier_retry_schedule
+            env = {"NOTIFIER_RETRY_SCHEDULE": schedule} if schedule else {}
+            env |= {"NOTIFIER_KINDS": kinds, "NOTIFIER_PORT": str(ports[name]), **config.notifier_env}
+            self.services[name] = service(name, config.notifier_module, env)
         self.services["router"] = service("router", "services.router", {"ROUTER_PORT": str(ports["router"])})
         self.services["escalator"] = service(
             "escalator", "services.escalator", {"ESCALATOR_PORT": str(ports["escalator"])}
@@ -120,11 +113,16 @@ class Pipeline:
         asyncio.run(ensure_topics(self.config.bootstrap_servers))
         upgrade(self.config.database_url)
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 90.0, only: Iterable[str] | None = None) -> None:
+        """Prepare, then start every service (or the named ones) and wait until each is healthy."""
         self.prepare()
-        for svc in self.services.values():
+        self.start_services(self.services if only is None else only, timeout)
+
+    def start_services(self, names: Iterable[str], timeout: float = 90.0) -> None:
+        chosen = [self.services[name] for name in names if not self.services[name].is_running()]
+        for svc in chosen:
             svc.start()
-        for svc in self.services.values():
+        for svc in chosen:
             svc.wait_healthy(timeout)
 
     def stop(self) -> None:

@@ -9,7 +9,7 @@ from services.escalator.chain import check_chain_targets
 from services.escalator.firing import TimerFirer
 from services.escalator.scheduling import TimerScheduler
 from services.escalator.settings import EscalatorSettings
-from shared.consuming import subscribe_reliably
+from shared.consuming import consume
 from shared.directory.directory import load_directory
 from shared.directory.targets import UnknownTarget
 from shared.http import BrokerConnection, broker_service_app, serve
@@ -31,9 +31,6 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
     broker = make_broker("escalator")
     engine = make_engine(DatabaseSettings().database_url)
     sessions = make_session_factory(engine)
-    subscribe_reliably(
-        broker, ROUTING_DECISIONS, GROUP_ID, TimerScheduler(sessions, policy, settings.seconds_per_policy_minute)
-    )
     firer = TimerFirer(broker, sessions, policy.version, directory)
     connected = asyncio.Event()
 
@@ -41,6 +38,8 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
         connected.set()
 
     connection = BrokerConnection(broker, on_ready=on_ready)
+    scheduler = TimerScheduler(sessions, policy, settings.seconds_per_policy_minute)
+    consume(connection, [ROUTING_DECISIONS], GROUP_ID, scheduler)
 
     return broker_service_app(
         "Careline DMST escalator",

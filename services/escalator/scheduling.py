@@ -1,7 +1,7 @@
 """Creates the durable timers for every recipient of a routing decision (idempotent on replay)."""
 
 import structlog
-from faststream.kafka import KafkaMessage
+from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.escalator.chain import plan_timers
@@ -21,8 +21,8 @@ class TimerScheduler:
         self._policy = policy
         self._seconds_per_policy_minute = seconds_per_policy_minute
 
-    async def __call__(self, msg: KafkaMessage) -> None:
-        decision = parse_event(RoutingDecisionRecorded, msg.body)
+    async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        decision = parse_event(RoutingDecisionRecorded, (record.value or b""))
         ids = [r.notification_id for r in decision.recipients]
         if missing := sorted(set(ids) - await known_notifications(self._sessions, ids)):
             # The router commits its rows before it publishes the decision, so this is never a race:

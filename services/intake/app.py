@@ -14,7 +14,7 @@ from services.intake.metrics import INTAKE_LATENCY, INTAKE_REQUESTS
 from services.intake.publishing import KafkaUnavailable, publish_report
 from services.intake.settings import IntakeSettings
 from services.intake.status import report_status
-from shared.consuming import subscribe_reliably
+from shared.consuming import consume
 from shared.events import CarelineReport
 from shared.http import BrokerConnection, broker_service_app, validation_problem
 from shared.kafka import make_broker
@@ -33,12 +33,11 @@ def create_app(settings: IntakeSettings | None = None, kafka: KafkaSettings | No
     kafka = kafka or KafkaSettings()
     broker = make_broker("intake", kafka)
     connection = BrokerConnection(broker)
+    if settings.consume_inbound_topic:
+        consume(connection, [CARELINE_INBOUND], "intake-inbound", make_inbound_processor(broker, kafka))
     engine = make_engine(DatabaseSettings().database_url)
     sessions = make_session_factory(engine)
     store = Store(sessions)
-
-    if settings.consume_inbound_topic:
-        subscribe_reliably(broker, CARELINE_INBOUND, "intake-inbound", make_inbound_processor(broker, kafka))
 
     app = broker_service_app("Careline DMST intake", connection, closing=[engine.dispose], version="1")
 

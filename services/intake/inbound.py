@@ -1,6 +1,7 @@
 """The Kafka way in: Careline systems that publish to a topic instead of calling the HTTP API."""
 
-from faststream.kafka import KafkaBroker, KafkaMessage
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
 
 from services.intake.metrics import INTAKE_REQUESTS
 from services.intake.publishing import publish_report
@@ -10,9 +11,9 @@ from shared.settings import KafkaSettings
 
 
 def make_inbound_processor(broker: KafkaBroker, kafka: KafkaSettings):  # type: ignore[no-untyped-def]
-    async def process(msg: KafkaMessage) -> None:
+    async def process(record: ConsumerRecord[bytes, bytes]) -> None:
         try:
-            report = parse_event(CarelineReport, msg.body)
+            report = parse_event(CarelineReport, (record.value or b""))
         except PoisonMessage:
             INTAKE_REQUESTS.labels("kafka", "invalid").inc()
             raise

@@ -1,4 +1,5 @@
-"""Notifier service for one recipient kind: its own topic, its own consumer group."""
+"""Notifier service: for each recipient kind it serves, one consumer (group notifier-<kind>) reads the kind's topic
+and all its retry tiers; deliveries run concurrently across agencies and in order within one."""
 
 import httpx
 from fastapi import FastAPI
@@ -6,45 +7,52 @@ from fastapi import FastAPI
 from services.notifier.handler import NotificationDeliverer
 from services.notifier.metrics import OPEN_CIRCUITS
 from services.notifier.settings import NotifierSettings
-from shared.consuming import subscribe_reliably
+from shared.consuming import reliably
 from shared.directory.endpoints import EndpointRegistry
+from shared.events import RecipientKind
 from shared.http import BrokerConnection, broker_service_app, serve
-from shared.kafka import make_broker
+from shared.kafka import consumer_kwargs, make_broker
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
-from shared.topics import NOTIFICATION_TOPICS, retry_topic
+from shared.stream.engine import StreamConsumer
+from shared.telemetry import traced
+from shared.topics import NOTIFICATION_DEAD_LETTERS, NOTIFICATION_TOPICS, RETRY_TIERS_SECONDS, retry_topic
+
+
+def group_id(kind: RecipientKind) -> str:
+    return f"notifier-{kind.value}"
+
+
+def topics_of(kind: RecipientKind) -> list[str]:
+    """The main topic and every tier (not only the schedule's): a retry parked under an older schedule still comes."""
+    return [NOTIFICATION_TOPICS[kind], *(retry_topic(kind, delay) for delay in RETRY_TIERS_SECONDS)]
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
-    broker = make_broker(f"notifier-{settings.kind.value}")
+    name = service_name(settings)
+    broker = make_broker(name)
     engine = make_engine(DatabaseSettings().database_url)
     store = Store(make_session_factory(engine))
     client = httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds),
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=100),
     )
     connection = BrokerConnection(broker)
-    deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings, connection.stopping)
-    group = f"notifier-{settings.kind.value}"
-    subscribe_reliably(broker, NOTIFICATION_TOPICS[settings.kind], group, deliverer)
-    for delay in sorted(set(settings.schedule())):
-        # A tier's consumer may sleep up to its delay before the attempt: poll interval allows for it.
-        subscribe_reliably(
-            broker,
-            retry_topic(settings.kind, delay),
-            f"{group}-retry-{delay}s",
-            deliverer,
-            max_poll_interval_ms=(delay + 300) * 1000,
-        )
+    deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings)
+    handle = reliably(deliverer, broker, NOTIFICATION_DEAD_LETTERS, connection.stopping)
+    kafka = consumer_kwargs(name)
+    for kind in settings.kinds:
+        group = group_id(kind)
+        connection.add_consumer(StreamConsumer(group, topics_of(kind), group, traced(handle, group), kafka))
 
-    app = broker_service_app(
-        f"Careline DMST notifier ({settings.kind.value})", connection, closing=[client.aclose, engine.dispose]
-    )
-    OPEN_CIRCUITS.watch(settings.kind.value, deliverer.breakers.open_circuits)
+    app = broker_service_app(f"Careline DMST notifier ({', '.join(settings.kinds)})", connection,
+                             closing=[client.aclose, engine.dispose])  # fmt: skip
+    for kind in settings.kinds:
+        OPEN_CIRCUITS.watch(kind.value, deliverer.breakers.open_circuits)
 
     @app.get("/breakers", include_in_schema=False)
     async def breakers() -> dict[str, list[str]]:
@@ -54,7 +62,13 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     return app
 
 
+def service_name(settings: NotifierSettings) -> str:
+    if set(settings.kinds) == set(RecipientKind):
+        return "notifier"
+    return "notifier-" + "-".join(k.value for k in settings.kinds)
+
+
 def main() -> None:
     settings = NotifierSettings()
-    configure_logging(f"notifier-{settings.kind.value}")
+    configure_logging(service_name(settings))
     serve(create_app(settings), settings.host, settings.port)

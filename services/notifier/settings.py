@@ -1,35 +1,37 @@
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
 
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.notifier.delivery_policy import SCHEDULES
 from shared.events import RecipientKind
-
-# Per recipient kind, the delays (seconds, each a provisioned retry tier) before each retry.
-DEFAULT_SCHEDULES: dict[str, list[int]] = {
-    "hart": [5, 30, 120, 600, 1800],
-    "fbi": [5, 30, 120, 600, 1800],
-    "police": [5, 30, 120, 600, 1800],
-    "mdt": [30, 120, 600, 1800],
-    "ncmec": [5, 30, 120, 600, 1800],
-    "hhs": [30, 120, 600, 1800],
-}
 
 
 class NotifierSettings(BaseSettings):
+    """One process serves the recipient kinds in NOTIFIER_KINDS (default: all), each kind with its own consumer
+    group, so a deployment can also run one kind per process and scale that kind alone."""
+
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 
-    kind: RecipientKind = RecipientKind.HART
+    kinds: Annotated[list[RecipientKind], NoDecode] = Field(default_factory=lambda: list(RecipientKind))
     host: str = "127.0.0.1"
     port: int = 8083
     connect_timeout_seconds: float = 5.0
     request_timeout_seconds: float = 10.0
+    attempt_deadline_seconds: float = 15.0  # the whole attempt, however slowly the endpoint trickles
     max_response_bytes: int = 64 * 1024
-    retry_schedule: list[int] | None = Field(default=None, description="overrides the kind's default schedule")
+    retry_schedule: list[int] | None = Field(default=None, description="overrides every kind's default schedule")
     max_concurrent_per_endpoint: int = 4
+    max_connections: int = 200
     breaker_failure_threshold: int = 5
     breaker_cooldown_seconds: float = 30.0
-    # Fault-injection hook for the fault suite only (refused outside ENVIRONMENT=test): the probability
-    # that the process dies right after a 2xx and before the delivery is recorded.
-    crash_after_delivery_probability: float = 0.0
 
-    def schedule(self) -> list[int]:
-        return self.retry_schedule if self.retry_schedule is not None else DEFAULT_SCHEDULES[self.kind.value]
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def schedule(self, kind: RecipientKind) -> list[int]:
+        return self.retry_schedule if self.retry_schedule is not None else SCHEDULES[kind.value]

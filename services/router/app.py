@@ -1,10 +1,11 @@
-"""Router service: one consumer group on the report topic, manual commits after every publish is acked."""
+"""Router service: one consumer group on the report topic; a report counts as done once its rows are written and
+every publish is acked (shared/stream)."""
 
 from fastapi import FastAPI
 
 from services.router.handler import KafkaPublisher, ReportRouter
 from services.router.settings import LinkKeyMissing, RouterSettings, link_key
-from shared.consuming import subscribe_reliably
+from shared.consuming import consume
 from shared.directory.dated import DirectoryInvalid
 from shared.directory.directory import load_directory
 from shared.http import BrokerConnection, broker_service_app, serve
@@ -30,8 +31,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     sessions = make_session_factory(engine)
     key = link_key(settings)
     router = ReportRouter(KafkaPublisher(broker), Store(sessions), ReportHistory(sessions), directory, policy, key)
-    subscribe_reliably(broker, REPORTS, GROUP_ID, router)
     connection = BrokerConnection(broker)
+    consume(connection, [REPORTS], GROUP_ID, router)
 
     return broker_service_app("Careline DMST router", connection, closing=[engine.dispose])
 

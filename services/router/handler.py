@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
-from faststream.kafka import KafkaBroker, KafkaMessage
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
 
 from services.router.decision import RoutingDecision, route_report
 from services.router.identity import changed_fields, field_digests, match_keys
@@ -112,8 +113,8 @@ class ReportRouter:
         self._policy = policy
         self._key = link_key
 
-    async def __call__(self, msg: KafkaMessage) -> None:
-        await self.route(parse_event(ReportReceived, msg.body))
+    async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        await self.route(parse_event(ReportReceived, record.value or b""))
 
     async def route(self, event: ReportReceived) -> None:
         report = event.report

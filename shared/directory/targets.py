@@ -82,4 +82,4 @@ def _local_agencies(directory: Directory, day: date) -> Iterator[Agency]:
         if liaison := directory.hart_liaison(town):
             yield liaison
         if mdt := directory.mdt(town, day):
-            yield mdt
+            yield mdt.agency

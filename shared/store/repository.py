@@ -1,14 +1,16 @@
 """The pipeline's reads and writes. Each function is one transaction and safe to repeat."""
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.states import DELIVERED_STATES, AttemptOutcome, NotificationState
+from shared.store.batching import Coalescer
 from shared.store.models import (
-    AcknowledgementRecord,
     DeliveryAttemptRecord,
     EndpointStatusRecord,
     NotificationRecord,
@@ -16,7 +18,17 @@ from shared.store.models import (
 )
 from shared.store.upsert import insert_ignore
 
-TERMINAL_DELIVERED = ("delivered", "acknowledged")
+
+@dataclass(frozen=True)
+class AttemptToRecord:
+    notification_id: str
+    outcome: AttemptOutcome
+    started_at: datetime
+    finished_at: datetime
+    status_code: int | None
+    error: str | None
+    new_state: NotificationState
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,10 @@ class ExistingReport:
 class Store:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._state_reads: Coalescer[str, NotificationState | None] = Coalescer(self._read_states)
+        self._attempt_writes: Coalescer[AttemptToRecord, int] = Coalescer(self._write_attempts)
+        self._disabled: frozenset[str] = frozenset()
+        self._disabled_read_at = float("-inf")
 
     # --- router -----------------------------------------------------------------------------------
     async def existing_report(self, report_id: str) -> ExistingReport | None:
@@ -57,95 +73,71 @@ class Store:
             )
 
     # --- notifier ---------------------------------------------------------------------------------
-    async def notification_state(self, notification_id: str) -> str | None:
-        async with self._sessions() as session:
-            row = await session.get(NotificationRecord, notification_id)
-            return row.state if row else None
+    async def notification_state(self, notification_id: str) -> NotificationState | None:
+        """Read together with every other lookup waiting at the same moment (one query for many)."""
+        return await self._state_reads.submit(notification_id)
 
-    async def record_attempt(
-        self,
-        notification_id: str,
-        *,
-        outcome: str,
-        started_at: datetime,
-        finished_at: datetime,
-        status_code: int | None,
-        error: str | None,
-        new_state: str,
-        next_attempt_at: datetime | None = None,
-    ) -> int:
-        """Count the attempt and move the notification's state; returns the attempt number."""
-        async with self._sessions.begin() as session:
-            row = await session.get(NotificationRecord, notification_id, with_for_update=True)
-            if row is None:
-                raise LookupError(f"notification {notification_id} is not in the store")
-            row.attempts += 1
-            row.last_error = error
-            row.next_attempt_at = next_attempt_at
-            if row.state not in TERMINAL_DELIVERED:
-                row.state = new_state
-            if new_state == "delivered" and row.delivered_at is None:
-                row.delivered_at = finished_at
-            session.add(
-                DeliveryAttemptRecord(
-                    notification_id=notification_id,
-                    attempt_no=row.attempts,
-                    started_at=started_at,
-                    finished_at=finished_at,
-                    outcome=outcome,
-                    status_code=status_code,
-                    error=error,
+    async def _read_states(self, ids: list[str]) -> list[NotificationState | None]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(NotificationRecord.notification_id, NotificationRecord.state).where(
+                    NotificationRecord.notification_id.in_(set(ids))
                 )
             )
-            return row.attempts
+            states = {nid: NotificationState(state) for nid, state in rows.all()}
+        return [states.get(nid) for nid in ids]
+
+    async def record_attempt(self, attempt: "AttemptToRecord") -> int:
+        """Count the attempt and move the notification's state; returns the attempt number. Attempts submitted at
+        the same moment share one transaction."""
+        return await self._attempt_writes.submit(attempt)
+
+    async def _write_attempts(self, attempts: list["AttemptToRecord"]) -> list[int]:
+        async with self._sessions.begin() as session:
+            ids = {a.notification_id for a in attempts}
+            rows = {
+                row.notification_id: row
+                for row in await session.scalars(
+                    select(NotificationRecord)
+                    .where(NotificationRecord.notification_id.in_(ids))
+                    .order_by(NotificationRecord.notification_id)
+                    .with_for_update()
+                )
+            }
+            numbers = []
+            for attempt in attempts:
+                row = rows.get(attempt.notification_id)
+                if row is None:
+                    raise LookupError(f"notification {attempt.notification_id} is not in the store")
+                row.attempts += 1
+                row.last_error = attempt.error
+                row.next_attempt_at = attempt.next_attempt_at
+                if row.state not in DELIVERED_STATES:
+                    row.state = attempt.new_state
+                if attempt.new_state == NotificationState.DELIVERED and row.delivered_at is None:
+                    row.delivered_at = attempt.finished_at
+                session.add(
+                    DeliveryAttemptRecord(
+                        notification_id=attempt.notification_id,
+                        attempt_no=row.attempts,
+                        started_at=attempt.started_at,
+                        finished_at=attempt.finished_at,
+                        outcome=attempt.outcome,
+                        status_code=attempt.status_code,
+                        error=attempt.error,
+                    )
+                )
+                numbers.append(row.attempts)
+            return numbers
+
+    async def attempts(self, notification_id: str) -> int:
+        row = await self.notification(notification_id)
+        return row.attempts if row else 0
 
     # --- acknowledgements -------------------------------------------------------------------------
     async def notification(self, notification_id: str) -> NotificationRecord | None:
         async with self._sessions() as session:
             return await session.get(NotificationRecord, notification_id)
-
-    async def record_acknowledgement(
-        self,
-        *,
-        notification_id: str,
-        agency_id: str,
-        acknowledged_by: str,
-        note: str | None,
-        webhook_id: str,
-        at: datetime,
-    ) -> bool:
-        """True when this call recorded it; False when it was already acknowledged."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                insert_ignore(
-                    session,
-                    AcknowledgementRecord,
-                    [
-                        {
-                            "notification_id": notification_id,
-                            "agency_id": agency_id,
-                            "acknowledged_by": acknowledged_by,
-                            "note": note,
-                            "webhook_id": webhook_id,
-                            "acknowledged_at": at,
-                        }
-                    ],
-                )
-            )
-            created = bool(getattr(result, "rowcount", 0))
-            if created:
-                await session.execute(
-                    update(NotificationRecord)
-                    .where(NotificationRecord.notification_id == notification_id)
-                    # An acknowledgement proves receipt: if the notifier died between the recipient's
-                    # 2xx and recording it, the delivery time is at the latest the acknowledgement's.
-                    .values(
-                        state="acknowledged",
-                        acknowledged_at=at,
-                        delivered_at=func.coalesce(NotificationRecord.delivered_at, at),
-                    )
-                )
-            return created
 
     # --- status -----------------------------------------------------------------------------------
     async def report_status(self, report_id: str) -> tuple[ReportRecord, list[NotificationRecord]] | None:
@@ -160,31 +152,28 @@ class Store:
             )
             return report, list(rows)
 
-    async def counts_by_kind_and_state(self) -> dict[tuple[str, str], int]:
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(NotificationRecord.recipient_kind, NotificationRecord.state, func.count()).group_by(
-                    NotificationRecord.recipient_kind, NotificationRecord.state
-                )
-            )
-            return {(kind, state): count for kind, state, count in rows.all()}
-
-    async def report_count(self) -> int:
-        async with self._sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(ReportRecord)) or 0)
-
     async def set_state(self, notification_id: str, state: str) -> None:
         """Used for terminal failure states; never moves a delivered notification backwards."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(NotificationRecord)
                 .where(NotificationRecord.notification_id == notification_id)
-                .where(NotificationRecord.state.not_in(TERMINAL_DELIVERED))
+                .where(NotificationRecord.state.not_in(DELIVERED_STATES))
                 .values(state=state)
             )
 
     # --- endpoints --------------------------------------------------------------------------------
     async def endpoint_disabled(self, agency_id: str) -> bool:
+        """The disabled set is read at most every 2 s; a 'disabled' answer is confirmed in the database, so an
+        endpoint ops just re-enabled is never refused on a stale read."""
+        if time.monotonic() - self._disabled_read_at > 2.0:
+            async with self._sessions() as session:
+                rows = await session.scalars(
+                    select(EndpointStatusRecord.agency_id).where(EndpointStatusRecord.disabled)
+                )
+                self._disabled, self._disabled_read_at = frozenset(rows), time.monotonic()
+        if agency_id not in self._disabled:
+            return False
         async with self._sessions() as session:
             row = await session.get(EndpointStatusRecord, agency_id)
             return bool(row and row.disabled)
@@ -192,6 +181,7 @@ class Store:
     async def set_endpoint_disabled(
         self, agency_id: str, disabled: bool, *, reason: str | None, by: str, at: datetime
     ) -> None:
+        self._disabled_read_at = float("-inf")
         async with self._sessions.begin() as session:
             row = await session.get(EndpointStatusRecord, agency_id)
             if row is None:

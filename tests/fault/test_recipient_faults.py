@@ -203,12 +203,13 @@ async def test_a_notifier_stopped_while_a_retry_waits_in_its_tier_gives_it_back_
         return bool(rows) and len(await attempts_of(fault_db, rows[0].notification_id)) >= 3  # type: ignore[attr-defined]
 
     assert await eventually(waiting_in_the_30s_tier, timeout=60)
-    notifier = fault_pipeline.services["notifier-police"]
+    notifier = fault_pipeline.services["notifier"]
     started = asyncio.get_running_loop().time()
     await asyncio.to_thread(notifier.terminate)
     stopped_in = asyncio.get_running_loop().time() - started
     assert notifier.process is not None and notifier.process.returncode == -signal.SIGTERM  # not SIGKILLed
-    assert "message_given_back_at_shutdown" in notifier.log_path.read_text()
+    # Nothing waited in memory: the tier's partition was paused at the retry, uncommitted, until it is due.
+    assert "partition_paused_until_due" in notifier.log_path.read_text()
     await set_mode(fault_pipeline, agency, "ok")
     await asyncio.to_thread(notifier.start)
     await asyncio.to_thread(notifier.wait_healthy, 60)

@@ -105,7 +105,7 @@ async def test_one_reports_spans_from_intake_to_acknowledgement_share_one_trace(
         roots = [s for s in store.snapshot() if s.service == "intake" and s.name == "POST /v1/reports"]
         return roots[0].trace_id if roots else None
 
-    wanted = {"intake", "router", "notifier-hart", "notifier-fbi", "notifier-police", "notifier-mdt"}
+    wanted = {"intake", "router", "notifier"}
     wanted |= {"recipient-sim", "acks"}
 
     async def whole_trace_seen() -> bool:
@@ -124,5 +124,5 @@ async def test_one_reports_spans_from_intake_to_acknowledgement_share_one_trace(
     assert {s.trace_id for s in store.snapshot() if s.service in wanted} - probes == {trace_id}
     assert any(svc == "acks" and "acknowledgements" in name for svc, name in in_trace)
 
-    log = (traced_pipeline.config.work_dir / "logs" / "notifier-hart.log").read_text()
+    log = (traced_pipeline.config.work_dir / "logs" / "notifier.log").read_text()
     assert f'"trace_id": "{trace_id}"' in log or f'"trace_id":"{trace_id}"' in log

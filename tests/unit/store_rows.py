@@ -45,4 +45,4 @@ def decision_message(report_id: str, notification_id: str, agency_id: str, at: d
         report_id=report_id, policy_version="v", received_at=at, decided_at=at, matched_rules=[],
         recipients=[recipient], fallbacks=[],
     )  # fmt: skip
-    return SimpleNamespace(body=decision.model_dump_json().encode())
+    return SimpleNamespace(value=decision.model_dump_json().encode())

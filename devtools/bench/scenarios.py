@@ -1,0 +1,389 @@
+"""B0-B6 on one broker and one database, in the order that lets each reuse the last one's data:
+B0 raw Kafka; B1 intake alone (its reports stay on the topic); B2 the router alone routes them; B3 the notifiers
+alone deliver what B2 routed; then every service: idle CPU, B6 latency floor, B4 the open-loop rate ladder."""
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from devtools.bench.load import LoadResult, post_at_rate
+from devtools.bench.measure import ProcessGroup, cpu_delta, cpu_snapshot, percentiles, records_on_all_topics
+from devtools.infra.kafka_runtime import copy_maven_dependencies, find_java
+from shared.settings import REPO_ROOT
+from devtools.runner.pipeline import Pipeline
+from devtools.runner.samples import all_town_names
+
+
+@dataclass
+class Profile:
+    """How long and how hard each step runs: --quick stays under 3 minutes on 2 cores."""
+
+    b0_records: int
+    b1_seconds: float
+    b1_concurrency: int
+    b6_seconds: float
+    idle_seconds: float
+    ladder: list[float]
+    step_seconds: float
+    sustain_seconds: float
+    drain_seconds: float
+    p99_limit_ms: float = 1000.0
+
+
+QUICK = Profile(200_000, 6, 16, 15, 10, [10, 25, 50, 100], 10, 0, 30)
+FULL = Profile(1_000_000, 20, 32, 60, 30, [10, 25, 50, 100, 150, 200, 300, 500], 30, 300, 120)
+
+
+def resolve_tools_jars(version: str) -> Path:
+    """kafka-tools (ProducerPerformance) is not on the broker's classpath: resolved once into .cache/kafka-tools."""
+    vdir = REPO_ROOT / ".cache" / "kafka-tools" / version
+    pom = Path(__file__).with_name("pom-tools.xml")
+    return copy_maven_dependencies(
+        pom, vdir, [f"-Dkafka.version={version}"], lambda d: (d / f"kafka-tools-{version}.jar").is_file(), "kafka-tools"
+    )
+
+
+@dataclass
+class Bench:
+    pipeline: Pipeline
+    engine: AsyncEngine
+    bootstrap: str
+    kafka_version: str
+    receiver: subprocess.Popen[bytes]
+    receiver_url: str
+    extra_groups: list[ProcessGroup]
+    profile: Profile
+    results: dict[str, Any] = field(default_factory=dict)
+    accepted: dict[str, float] = field(default_factory=dict)  # every 202'd report of B6/B4 -> its 202 wall time
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+    def groups(self) -> list[ProcessGroup]:
+        services = [
+            ProcessGroup(name, svc.process.pid)
+            for name, svc in self.pipeline.services.items()
+            if svc.process is not None and svc.is_running()
+        ]
+        return [*services, ProcessGroup("bench-receiver", self.receiver.pid), *self.extra_groups]
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar()
+
+    async def control_receiver(self, **settings: Any) -> None:
+        async with httpx.AsyncClient() as client:
+            (await client.post(f"{self.receiver_url}/control", json=settings)).raise_for_status()
+
+    async def receipts(self) -> list[list[Any]]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.get(f"{self.receiver_url}/receipts")
+            return list(response.json()["receipts"])
+
+    # --- B0 ------------------------------------------------------------------------------------------------
+    async def b0_raw_kafka(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic("bench.b0", 6, 1)])
+        finally:
+            await admin.close()
+        libs = await asyncio.to_thread(resolve_tools_jars, self.kafka_version)
+        command = [
+            find_java(), "-Xmx512m", "-cp", f"{libs}/*", "org.apache.kafka.tools.ProducerPerformance",
+            "--topic", "bench.b0", "--num-records", str(self.profile.b0_records), "--record-size", "700",
+            "--throughput", "-1", "--producer-props", f"bootstrap.servers={self.bootstrap}", "acks=all",
+        ]  # fmt: skip
+        out = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, check=True)
+        last = [line for line in out.stdout.splitlines() if "records sent" in line][-1]
+        rate = float(re.search(r"([\d.]+) records/sec", last).group(1))  # type: ignore[union-attr]
+        avg = float(re.search(r"([\d.]+) ms avg latency", last).group(1))  # type: ignore[union-attr]
+        p99 = re.search(r"([\d.]+) ms 99th", last)
+        self.results["B0"] = {"records_per_second": rate, "avg_ms": avg, "p99_ms": float(p99.group(1)) if p99 else None}
+
+    # --- B1 ------------------------------------------------------------------------------------------------
+    async def b1_intake_alone(self) -> None:
+        """Closed loop at fixed concurrency: how many 202s per second intake gives with nothing else running."""
+        await asyncio.to_thread(self.pipeline.start_services, ["intake"])
+        url, towns = self.pipeline.url("intake"), all_town_names()
+        before = cpu_snapshot(self.groups())
+        deadline = time.perf_counter() + self.profile.b1_seconds
+        counter = iter(range(10**9))
+        answered: list[float] = []
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            from devtools.runner.samples import sample_report
+
+            while time.perf_counter() < deadline:
+                i = next(counter)
+                body = json.dumps(sample_report(f"B1-{i:07d}", towns[i % len(towns)])).encode()
+                started = time.perf_counter()
+                response = await client.post("/v1/reports", content=body, headers={"content-type": "application/json"})
+                if response.status_code == 202:
+                    answered.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            await asyncio.gather(*(worker(client) for _ in range(self.profile.b1_concurrency)))
+        took = time.perf_counter() - started
+        cpu = cpu_delta(before, cpu_snapshot(self.groups()))
+        self.results["B1"] = {
+            "accepted": len(answered),
+            "reports_per_second": len(answered) / took,
+            "latency_ms": percentiles(answered),
+            "intake_cpu_ms_per_report": 1000 * cpu.get("intake", 0) / max(1, len(answered)),
+        }
+
+    # --- B2 ------------------------------------------------------------------------------------------------
+    async def b2_router_alone(self) -> None:
+        """The router on a topic already holding B1's reports: notifications written and published per second."""
+        expected = self.results["B1"]["accepted"]
+        await asyncio.to_thread(self.pipeline.start_services, ["router"])
+        await self.wait_for(
+            lambda: self.scalar("select count(*) from reports where routed_at is not null and report_id like 'B1-%'"),
+            expected,
+            60 + expected / 20,
+        )
+        row = await self.row(
+            "select count(*), min(first_routed_at), max(routed_at) from reports where report_id like 'B1-%'"
+        )
+        notifications = await self.scalar("select count(*) from notifications where report_id like 'B1-%'")
+        seconds = max(1e-3, (row[2] - row[1]).total_seconds())
+        self.results["B2"] = {
+            "reports": row[0],
+            "notifications": notifications,
+            "notifications_per_second": notifications / seconds,
+            "reports_per_second": row[0] / seconds,
+        }
+
+    # --- B3 ------------------------------------------------------------------------------------------------
+    async def b3_notifiers_alone(self) -> None:
+        """The notifiers deliver what B2 routed to a receiver that answers after 20 ms."""
+        await self.control_receiver(latency_seconds=0.02, acknowledge=False)
+        expected = self.results["B2"]["notifications"]
+        notifiers = [n for n in self.pipeline.services if n.startswith("notifier")]
+        await asyncio.to_thread(self.pipeline.start_services, notifiers)
+        await self.wait_for(
+            lambda: self.scalar(
+                "select count(*) from notifications where report_id like 'B1-%' and delivered_at is not null"
+            ),
+            expected,
+            60 + expected / 10,
+        )
+        row = await self.row(
+            "select count(*), min(delivered_at), max(delivered_at) from notifications "
+            "where report_id like 'B1-%' and delivered_at is not null"
+        )
+        seconds = max(1e-3, (row[2] - row[1]).total_seconds())
+        self.results["B3"] = {"deliveries": row[0], "deliveries_per_second": row[0] / seconds,
+                              "receiver_latency_ms": 20}  # fmt: skip
+        await self.control_receiver(latency_seconds=0.0, acknowledge=True)
+
+    # --- everything running ---------------------------------------------------------------------------------
+    async def idle(self) -> None:
+        await asyncio.to_thread(self.pipeline.start_services, self.pipeline.services)
+        await asyncio.sleep(5)  # let start-up work (group joins, first refreshes) settle
+        before = cpu_snapshot(self.groups())
+        await asyncio.sleep(self.profile.idle_seconds)
+        used = cpu_delta(before, cpu_snapshot(self.groups()))
+        per_process = {name: 100 * seconds / self.profile.idle_seconds for name, seconds in used.items()}
+        pipeline_only = {k: v for k, v in per_process.items() if k != "bench-receiver"}
+        self.results["idle"] = {
+            "seconds": self.profile.idle_seconds,
+            "percent_of_one_core": per_process,
+            "total_percent": sum(pipeline_only.values()),
+        }
+
+    async def b6_latency_floor(self) -> None:
+        load = await post_at_rate(self.pipeline.url("intake"), 1.0, self.profile.b6_seconds, all_town_names(), "B6")
+        self.accepted.update(load.accepted)
+        latencies = await self.drain(load)
+        self.results["B6"] = {
+            "reports": load.sent,
+            "accepted": len(load.accepted),
+            "latency_ms": percentiles(latencies),
+        }
+
+    async def b4_ladder(self) -> None:
+        steps = []
+        towns = all_town_names()
+        cpu_before = cpu_snapshot(self.groups())
+        delivered_before = await self.scalar("select count(*) from notifications where delivered_at is not null")
+        best: dict[str, Any] | None = None
+        rates = list(self.profile.ladder)
+        for index, rate in enumerate(rates):
+            records_before, t0 = await records_on_all_topics(self.bootstrap), time.perf_counter()
+            load = await post_at_rate(
+                self.pipeline.url("intake"), rate, self.profile.step_seconds, towns, f"B4-{index}"
+            )
+            self.accepted.update(load.accepted)
+            latencies = await self.drain(load)
+            took = time.perf_counter() - t0
+            records = await records_on_all_topics(self.bootstrap) - records_before
+            step: dict[str, Any] = {
+                "offered_reports_per_second": rate,
+                "sent": load.sent,
+                "statuses": dict(load.statuses),
+                "accepted": len(load.accepted),
+                "notifications": len(latencies),
+                "seconds_until_drained": took,
+                "notifications_per_second": len(latencies) / took,
+                "produced_records_per_second": records / took,
+                "latency_ms": percentiles(latencies),
+                "intake_answer_ms": percentiles(load.answer_seconds),
+            }
+            steps.append(step)
+            print(f"  B4 {rate:>5} reports/s: p99 {step['latency_ms']['p99']} ms, "
+                  f"{step['notifications_per_second']:.0f} notifications/s", flush=True)  # fmt: skip
+            held = (
+                step["latency_ms"]["p99"] is not None
+                and step["latency_ms"]["p99"] <= self.profile.p99_limit_ms
+                and len(load.accepted) == load.sent
+                and took <= self.profile.step_seconds * 1.5
+            )
+            if not held:
+                break
+            best = step
+        used = cpu_delta(cpu_before, cpu_snapshot(self.groups()))
+        delivered = await self.scalar("select count(*) from notifications where delivered_at is not null")
+        delivered -= delivered_before
+        self.results["B4"] = {
+            "steps": steps,
+            "max_held_reports_per_second": best["offered_reports_per_second"] if best else 0,
+            "max_held_notifications_per_second": best["notifications_per_second"] if best else 0,
+            "b0_ratio_percent": (
+                100 * best["produced_records_per_second"] / self.results["B0"]["records_per_second"] if best else 0
+            ),
+            "cpu_ms_per_notification": {name: 1000 * s / max(1, delivered) for name, s in used.items()},
+            "cpu_ms_per_notification_total": 1000
+            * sum(s for n, s in used.items() if n != "bench-receiver")
+            / max(1, delivered),
+        }
+        if best and self.profile.sustain_seconds:
+            await self.b4_sustain(best["offered_reports_per_second"], towns)
+
+    async def b4_sustain(self, rate: float, towns: list[str]) -> None:
+        load = await post_at_rate(self.pipeline.url("intake"), rate, self.profile.sustain_seconds, towns, "B4-sustain")
+        self.accepted.update(load.accepted)
+        latencies = await self.drain(load)
+        self.results["B4"]["sustained"] = {
+            "reports_per_second": rate,
+            "seconds": self.profile.sustain_seconds,
+            "accepted": len(load.accepted),
+            "notifications": len(latencies),
+            "latency_ms": percentiles(latencies),
+        }
+
+    # --- draining and reconciling --------------------------------------------------------------------------
+    async def drain(self, load: LoadResult) -> list[float]:
+        """Wait until every notification of these reports reached the receiver; latencies from its clock."""
+        ids = list(load.accepted)
+        deadline = time.monotonic() + self.profile.drain_seconds
+        expected = 0
+        first: dict[str, float] = {}
+        while True:
+            expected = (
+                await self.scalar("select count(*) from notifications where report_id = any(:ids)", ids=ids)
+                if ids
+                else 0
+            )
+            first = {}
+            for nid, _wid, report_id, _agency, at in await self.receipts():
+                if report_id in load.accepted and nid not in first:
+                    first[nid] = at - load.accepted[report_id]
+            routed = (
+                await self.scalar(
+                    "select count(*) from reports where routed_at is not null and report_id = any(:ids)", ids=ids
+                )
+                if ids
+                else 0
+            )
+            if (routed == len(ids) and len(first) >= expected) or time.monotonic() > deadline:
+                return list(first.values())
+            await asyncio.sleep(0.5)
+
+    async def reconcile(self) -> None:
+        """Every 202'd report of B6/B4: routed, each notification delivered once (rows) and acknowledged."""
+        ids = list(self.accepted)
+        deadline = time.monotonic() + self.profile.drain_seconds * 2
+        while True:
+            open_ = await self.scalar(
+                "select count(*) from notifications where report_id = any(:ids) and acknowledged_at is null", ids=ids
+            )
+            unrouted = len(ids) - await self.scalar(
+                "select count(*) from reports where routed_at is not null and report_id = any(:ids)", ids=ids
+            )
+            if (open_ == 0 and unrouted == 0) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        notifications = await self.scalar("select count(*) from notifications where report_id = any(:ids)", ids=ids)
+        receipts = await self.receipts()
+        mine = [r for r in receipts if r[2] in self.accepted]
+        per_notification: dict[str, set[str]] = defaultdict(set)
+        counts: dict[str, int] = defaultdict(int)
+        for nid, wid, *_ in mine:
+            per_notification[nid].add(wid)
+            counts[nid] += 1
+        duplicate_rows = await self.scalar(
+            "select count(*) from (select report_id, recipient_kind, agency_id from notifications "
+            "where report_id = any(:ids) group by 1, 2, 3 having count(*) > 1) d",
+            ids=ids,
+        ) + await self.scalar(
+            "select count(*) from (select notification_id from delivery_attempts where outcome = 'delivered' "
+            "group by 1 having count(*) > 1) d"
+        )
+        self.results["reconciliation"] = {
+            "reports_accepted": len(ids),
+            "reports_not_routed": unrouted,
+            "notifications": notifications,
+            "notifications_not_received": notifications - len(per_notification),
+            "notifications_not_acknowledged": open_,
+            "duplicate_rows": duplicate_rows,
+            "duplicate_receipts": sum(c - 1 for c in counts.values()),
+            "duplicates_with_another_webhook_id": sum(1 for w in per_notification.values() if len(w) > 1),
+        }
+        recon = self.results["reconciliation"]
+        recon["lost"] = recon["reports_not_routed"] + recon["notifications_not_received"]
+
+    async def rss(self) -> None:
+        self.results["rss_mib"] = {g.name: round(g.rss(), 1) for g in self.groups()}
+
+    async def row(self, sql: str) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text(sql))).one()
+
+    async def wait_for(self, probe: Any, expected: int, within: float) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if await probe() >= expected:
+                return
+            await asyncio.sleep(0.25)
+        print(f"  (gave up waiting after {within:.0f} s)", file=sys.stderr)
+
+
+def start_receiver(port: int, acks_url: str, log_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The receiver in its own process, with the pipeline's environment (it derives the same agency secrets)."""
+    env = {**os.environ, **env, "BENCH_RECEIVER_PORT": str(port), "BENCH_RECEIVER_ACKS_URL": acks_url}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "bench-receiver.log").open("ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "devtools.bench.receiver"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the benchmark receiver did not start")
