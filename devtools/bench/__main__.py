@@ -15,8 +15,8 @@ from pathlib import Path
 
 from devtools.bench.measure import ProcessGroup
 from devtools.bench.report import render
-from devtools.bench.scenarios import FULL, QUICK, Bench, start_receiver
-from devtools.infra.kafka_runtime import provide_kafka
+from devtools.bench.scenarios import FULL, QUICK, Bench, resolve_tools_jars, start_receiver
+from devtools.infra.kafka_runtime import DEFAULT_VERSION, provide_kafka
 from devtools.infra.ports import free_port
 from devtools.infra.postgres_runtime import provide_postgres
 from devtools.runner.pipeline import Pipeline, PipelineConfig
@@ -104,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the short profile (under 3 minutes), as CI runs it")
     parser.add_argument("--label", default="bench", help="names the JSON file (e.g. before, after)")
     parser.add_argument("--compare", type=Path, help="a previous JSON to print side by side")
+    parser.add_argument("--resolve-only", action="store_true", help="fetch the kafka-tools jars (B0) and exit")
     args = parser.parse_args(argv)
+    if args.resolve_only:
+        print(resolve_tools_jars(DEFAULT_VERSION))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="careline-bench-"))
     try:
         results = asyncio.run(run(args, work))

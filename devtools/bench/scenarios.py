@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from devtools.bench.load import LoadResult, post_at_rate
 from devtools.bench.measure import ProcessGroup, cpu_delta, cpu_snapshot, percentiles, records_on_all_topics
 from devtools.infra.kafka_runtime import copy_maven_dependencies, find_java
-from shared.settings import REPO_ROOT
 from devtools.runner.pipeline import Pipeline
 from devtools.runner.samples import all_town_names
+from shared.settings import REPO_ROOT
 
 
 @dataclass
