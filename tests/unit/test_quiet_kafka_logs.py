@@ -1,0 +1,39 @@
+"""While a broker is down, aiokafka's connection errors reach the log once per interval with a count, and the
+service knows Kafka is unreachable (its /healthz says so)."""
+
+import logging
+
+import pytest
+
+from shared.stream.quiet import KafkaConnectionLogs
+
+
+def test_repeated_connection_errors_are_counted_not_repeated(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("aiokafka.test-quiet")
+    quiet = KafkaConnectionLogs(interval_seconds=3600)
+    logger.addFilter(quiet)
+    with caplog.at_level(logging.ERROR, logger="aiokafka.test-quiet"):
+        for _ in range(1000):
+            logger.error("Unable connect to node with id %s: %s", 1, "Connect call failed")
+        logger.error("something else entirely")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["Unable connect to node with id 1: Connect call failed", "something else entirely"]
+    assert quiet.unreachable_for(10.0)
+
+
+def test_after_the_interval_one_line_says_how_many_were_held_back(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("aiokafka.test-quiet-2")
+    quiet = KafkaConnectionLogs(interval_seconds=0.0)
+    logger.addFilter(quiet)
+    quiet.interval = 3600
+    with caplog.at_level(logging.ERROR, logger="aiokafka.test-quiet-2"):
+        for _ in range(5):
+            logger.error("Unable connect to node with id 1")
+        quiet.interval = 0.0
+        logger.error("Unable connect to node with id 1")
+    assert len(caplog.records) == 2
+    assert "and 4 more like it" in caplog.records[-1].getMessage()
+
+
+def test_no_trouble_means_reachable() -> None:
+    assert not KafkaConnectionLogs().unreachable_for(10.0)
