@@ -39,10 +39,14 @@ def _filters(name: str, *, states: bool) -> str:
     open_states = [s for s in STATES if s[0] != NotificationState.ACKNOWLEDGED]
     state = f'<label>State <select name="state">{_options(open_states)}</select></label>'
     return f"""<form class="filters" id="{name}-filters" data-list="{name}">
-<label>Search <input type="search" name="q" placeholder="report id or agency" autocomplete="off"
- data-testid="{name}-search"></label>{due}
+<label>Search <input type="search" name="q" placeholder="report id or agency" autocomplete="off"></label>{due}
+<details class="more"><summary>More filters</summary><div class="more-body">
 <label>Kind <select name="kind">{_options(KINDS)}</select></label>{state if states else ""}
-<label>Agency id <input name="agency" autocomplete="off" size="12"></label></form>"""
+<label>Agency id <input name="agency" autocomplete="off" size="12"></label></div></details></form>"""
+
+
+def _head(columns: list[str]) -> str:
+    return "<thead><tr>" + "".join(f'<th scope="col">{c}</th>' for c in columns) + "</tr></thead>"
 
 
 def _pager(name: str, label: str) -> str:
@@ -61,16 +65,18 @@ def dashboard_page() -> str:
 <p id="action-result" role="status" aria-live="polite"></p></section>
 
 <section id="clocks" class="list" aria-labelledby="clocks-h">
-<h2 id="clocks-h" tabindex="-1">Open clocks <small>soonest deadline first</small></h2>{_filters("clocks", states=True)}
-<table id="clock-list" class="rows"><caption class="vh">Open clocks</caption><thead><tr><th scope="col">Time left</th>
-<th scope="col">Agency</th><th scope="col">Kind</th><th scope="col">State</th><th scope="col">Report</th></tr></thead>
-<tbody></tbody></table>{_pager("clocks", "open clocks")}</section>
+<h2 id="clocks-h" tabindex="-1">Open clocks <small>soonest deadline first</small></h2>
+<p class="none">None: every notification is acknowledged.</p>{_filters("clocks", states=True)}
+<table id="clock-list" class="rows stack"><caption class="vh">Open clocks</caption>
+{_head(["Time left", "Agency", "Kind", "State", "Report"])}<tbody></tbody></table>
+{_pager("clocks", "open clocks")}</section>
 
 <section id="dead-letters" class="list" aria-labelledby="dead-h">
-<h2 id="dead-h" tabindex="-1">Dead letters <small>newest first</small></h2>{_filters("dead", states=False)}
-<table id="dead-list" class="rows"><caption class="vh">Dead letters</caption><thead><tr><th scope="col">Agency</th>
-<th scope="col">Kind</th><th scope="col">Attempts</th><th scope="col">Reason</th><th scope="col">Report</th>
-<th scope="col">Redrive</th></tr></thead><tbody></tbody></table>{_pager("dead", "dead letters")}</section>
+<h2 id="dead-h" tabindex="-1">Dead letters <small>newest first</small></h2>
+<p class="none">None.</p>{_filters("dead", states=False)}
+<table id="dead-list" class="rows stack"><caption class="vh">Dead letters</caption>
+{_head(["Agency", "Kind", "Attempts", "Reason", "Report", "Redrive"])}<tbody></tbody></table>
+{_pager("dead", "dead letters")}</section>
 
 <section id="endpoints" aria-labelledby="endpoints-h"><h2 id="endpoints-h" tabindex="-1">Endpoints</h2>
 <div id="endpoint-list"></div></section>
@@ -87,8 +93,8 @@ def dashboard_page() -> str:
 <section id="health" aria-labelledby="health-h"><h2 id="health-h" tabindex="-1">Services</h2>
 <ul id="service-list" class="pills"></ul>
 <h3 id="lag">Consumer lag by group</h3><p id="lag-error" class="bad"></p>
-<table id="lag-list" class="rows"><caption class="vh">Consumer lag by group</caption><thead><tr>
-<th scope="col">Group</th><th scope="col">Lag (messages)</th></tr></thead><tbody></tbody></table></section>
+<table id="lag-list" class="rows"><caption class="vh">Consumer lag by group</caption>
+{_head(["Group", "Lag (messages)"])}<tbody></tbody></table></section>
 
 <section id="recipients" aria-labelledby="recipients-h"><h2 id="recipients-h">By recipient kind</h2>
 <p id="report-counts" class="pills"></p>

@@ -85,7 +85,12 @@ async def build_snapshot(
         "urgent": banners(problems, at_risk_seconds / 3600),
         "problems": asdict(problems),
         "health": health,
-        "lag": {"error": lag_now["error"], "groups": groups, "alert_at": lag_alert_messages},
+        "lag": {
+            "error": lag_now["error"],
+            "groups": groups,
+            "alert_at": lag_alert_messages,
+            "partitions": lag_now["partitions"],
+        },
         "reports": await queries.report_counts(),
         "kinds": await queries.by_kind(),
         "open_breakers": breakers,

@@ -33,12 +33,11 @@ function renderBanners(d) {
   ul.replaceChildren();
   if (!d.urgent.length) {
     const li = el('li', null, 'banner ok'); li.dataset.testid = 'all-well';
-    li.appendChild(el('strong', 'All well')); li.appendChild(el('span', ': no deadline at risk, no dead letter, every service up.'));
+    li.textContent = 'All well: no deadline missed or at risk, no dead letter, every endpoint and service up.';
     ul.appendChild(li); return;
   }
   d.urgent.forEach((b) => {
     const li = el('li', null, 'banner ' + b.severity); li.dataset.banner = b.key;
-    li.appendChild(el('strong', b.count, 'count'));
     const a = el('a', b.title); a.href = b.href; a.addEventListener('click', (e) => followBanner(e, b.href));
     li.appendChild(a); ul.appendChild(li);
   });
@@ -70,6 +69,8 @@ async function refreshList(name) {
   const l = lists[name];
   const data = await getJson('/api/notifications?' + query(name));
   l.total = data.total;
+  const filtered = [...new FormData($(l.form)).entries()].some(([k, v]) => String(v).trim() && !(k === 'due' && v === 'any'));
+  $(l.form).closest('section').classList.toggle('quiet', !data.total && !filtered && l.offset === 0);
   if (l.offset >= l.total && l.offset > 0) { l.offset = Math.max(0, Math.floor((l.total - 1) / PAGE) * PAGE); return refreshList(name); }
   renderRange(name);
   const tbody = document.querySelector(l.tbody);
@@ -161,15 +162,16 @@ function renderHealth(d) {
     Object.entries(d.reports).forEach(([k, v]) => { const p = el('span', k.replace('_', '-') + ': ' + v, 'pill'); p.dataset.testid = 'reports-' + k; rc.appendChild(p); });
   }
 }
-const STATE_COLS = [['pending', 'pending'], ['retrying', 'retrying'], ['delivered', 'delivered'], ['acknowledged', 'ack\'d'], ['failed', 'failed'], ['dead_lettered', 'dead']];
-const TIME_COLS = [['deliver_p95_seconds', 'deliver p95'], ['ack_p95_seconds', 'ack p95']];
+// Columns marked optional give way on a phone, so the table fits 390 px without scrolling sideways.
+const STATE_COLS = [['pending', 'pending', 1], ['retrying', 'retrying'], ['delivered', 'delivered', 1], ['acknowledged', 'ack\'d'], ['failed', 'failed', 1], ['dead_lettered', 'dead']];
+const TIME_COLS = [['deliver_p95_seconds', 'deliver p95', 1], ['ack_p95_seconds', 'ack p95']];
 const sorts = {'kind-list': {key: 'recipient_kind', dir: 1}, 'agency-list': {key: 'agency_name', dir: 1}};
 let kindRows = [], agencyRows = [], drillKind = null;
 function sortableTable(id, columns, rows, firstCell) {
   const table = $(id); const sort = sorts[id];
   const thead = table.tHead; const tr = el('tr');
-  columns.forEach(([key, label]) => {
-    const th = el('th'); th.scope = 'col';
+  columns.forEach(([key, label, optional]) => {
+    const th = el('th', null, optional ? 'opt' : ''); th.scope = 'col';
     th.setAttribute('aria-sort', sort.key === key ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none');
     const b = el('button', label, 'sort'); b.type = 'button';
     b.addEventListener('click', () => { sort.dir = sort.key === key ? -sort.dir : (key.endsWith('name') || key.endsWith('kind') ? 1 : -1); sort.key = key; redrawTables(); });
@@ -185,6 +187,7 @@ function sortableTable(id, columns, rows, firstCell) {
     attrs: {'data-row': r.agency_id || r.recipient_kind},
     cells: [firstCell(r), ...columns.slice(1).map(([key]) => key.endsWith('seconds') ? secs(r[key]) : r[key])],
   })));
+  table.tBodies[0].querySelectorAll('tr').forEach((tr) => columns.forEach((c, i) => { if (c[2]) tr.children[i].className = 'opt'; }));
 }
 function redrawTables() {
   sortableTable('kind-list', [['recipient_kind', 'Kind'], ['agencies', 'agencies'], ...STATE_COLS, ...TIME_COLS], kindRows, (r) => {
@@ -222,7 +225,7 @@ function drawChart(id, series, data, textId, summary) {
   box.replaceChildren();
   if (!data[0].length) { box.appendChild(el('p', 'No data yet.', 'muted')); return; }
   const opts = {
-    width, height: 180, series: [{}, ...series.map((s, i) => ({label: s.label, stroke: s.color || COLORS[i % COLORS.length], width: 2, dash: s.dash, spanGaps: true}))],
+    width, height: window.innerWidth < 760 ? 130 : 170, series: [{}, ...series.map((s, i) => ({label: s.label, stroke: s.color || COLORS[i % COLORS.length], width: 2, dash: s.dash, spanGaps: true}))],
     axes: [{stroke: '#3c4043', grid: {stroke: '#e4e7eb'}}, {stroke: '#3c4043', grid: {stroke: '#e4e7eb'}, size: 50}],
     legend: {live: false}, cursor: {show: false},
   };
@@ -262,6 +265,7 @@ async function refreshAll() {
   try { await Promise.all([refreshState(), refreshList('clocks'), refreshList('dead')]); } catch (e) { showError(e); }
 }
 setupList('clocks'); setupList('dead'); applyUrl();
+if (window.innerWidth >= 760) document.querySelectorAll('details.more').forEach((d) => { d.open = true; });
 $('latency-kind').addEventListener('change', renderCharts);
 let resizeTimer = null;
 window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(renderCharts, 200); });

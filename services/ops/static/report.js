@@ -48,7 +48,7 @@ function renderTimeline(d) {
     if (e.agency_id) what.appendChild(el('span', ' · ' + (names[e.agency_id] || e.agency_id) + (e.recipient_kind ? ' (' + e.recipient_kind + ')' : '')));
     if (e.actor) what.appendChild(el('span', ' ' + e.actor, 'who'));
     li.appendChild(what);
-    if (e.detail) li.appendChild(el('p', e.detail, 'detail'));
+    if (e.detail) li.appendChild(el('p', e.detail.replace(/(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?\+00:00/g, '$1 $2 UTC'), 'detail'));
     li.appendChild(el('span', e.event, 'vh'));
     ol.appendChild(li);
   });
