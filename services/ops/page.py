@@ -81,6 +81,12 @@ def dashboard_page() -> str:
 <section id="endpoints" aria-labelledby="endpoints-h"><h2 id="endpoints-h" tabindex="-1">Endpoints</h2>
 <div id="endpoint-list"></div></section>
 
+<section id="health" aria-labelledby="health-h"><h2 id="health-h" tabindex="-1">Services</h2>
+<ul id="service-list" class="pills"></ul>
+<h3 id="lag">Consumer lag by group</h3><p id="lag-error" class="bad"></p>
+<table id="lag-list" class="rows"><caption class="vh">Consumer lag by group</caption>
+{_head(["Group", "Lag (messages)"])}<tbody></tbody></table></section>
+
 <section id="charts" aria-labelledby="charts-h"><h2 id="charts-h">Last hours</h2><div class="charts">
 <figure><figcaption>Reports and notifications per minute</figcaption><div id="chart-activity" class="chart"></div>
 <p id="chart-activity-text" class="vh"></p></figure>
@@ -89,12 +95,6 @@ def dashboard_page() -> str:
 <p id="chart-latency-text" class="vh"></p></figure>
 <figure><figcaption>Lag per consumer group, messages</figcaption>
 <div id="chart-lag" class="chart"></div><p id="chart-lag-text" class="vh"></p></figure></div></section>
-
-<section id="health" aria-labelledby="health-h"><h2 id="health-h" tabindex="-1">Services</h2>
-<ul id="service-list" class="pills"></ul>
-<h3 id="lag">Consumer lag by group</h3><p id="lag-error" class="bad"></p>
-<table id="lag-list" class="rows"><caption class="vh">Consumer lag by group</caption>
-{_head(["Group", "Lag (messages)"])}<tbody></tbody></table></section>
 
 <section id="recipients" aria-labelledby="recipients-h"><h2 id="recipients-h">By recipient kind</h2>
 <p id="report-counts" class="pills"></p>
@@ -114,7 +114,9 @@ def report_page(report_id: str) -> str:
 <main id="main">
 <section aria-labelledby="clocks-h"><h2 id="clocks-h">Recipients and their clocks</h2><ul id="recipients" class="cards">
 </ul></section>
-<section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2><ol id="timeline" class="timeline"></ol>
+<section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2>
+<p class="filters"><label>Recipient <select id="timeline-agency"><option value="">all</option></select></label></p>
+<ol id="timeline" class="timeline"></ol>
 </section>
 <section aria-labelledby="linked-h"><h2 id="linked-h">Linked reports</h2><div id="linked"></div></section>
 </main>"""

@@ -173,6 +173,14 @@ async def test_ops_page_on_call_in_chromium(browser: Browser, browser_pipeline: 
         await laptop.locator("#clocks-filters select[name='kind']").select_option("fbi")
         await expect(laptop.locator("#clock-list tbody tr.empty")).to_have_count(1, timeout=SLOW)
 
+        # The counts table is collapsed to kinds; a kind opens its agencies, and every column sorts.
+        await laptop.locator("[data-testid='kind-police']").click()
+        drill = laptop.locator("#agency-list")
+        await expect(drill.locator(f"tr[data-row='{SILENT_POLICE}']")).to_have_count(1, timeout=SLOW)
+        await drill.get_by_role("button", name="retrying").click()
+        await expect(drill.locator("th[aria-sort='descending']")).to_have_text("retrying")
+        await expect(laptop.locator("#chart-activity canvas")).to_have_count(1, timeout=SLOW)
+
     # 4. One report's page: the down agency's story, from retrying to redriven and acknowledged.
     report_url = f"{ops}/reports/{down['careline_report_id']}"
     laptop_report, phone_report = await open_pages(laptop_ctx, report_url), await open_pages(phone_ctx, report_url)
@@ -187,6 +195,9 @@ async def test_ops_page_on_call_in_chromium(browser: Browser, browser_pipeline: 
         await no_horizontal_scroll(page)
         await no_serious_axe_violations(page)
     heights["report, laptop"] = await shot(laptop_report, output_dir, "5-report-laptop")
+    await phone_report.locator("#timeline-agency").select_option(down_police)  # one recipient's story
+    await expect(phone_report.locator("#timeline li[data-event='delivery_attempt']")).to_have_count(4)
+    await expect(phone_report.locator("#timeline li[data-event='received']")).to_have_count(1)
     heights["report, phone"] = await shot(phone_report, output_dir, "5-report-phone")
     print("page heights (px):", json.dumps(heights))
     await laptop_ctx.close()

@@ -152,9 +152,14 @@ function renderHealth(d) {
   $('lag-error').textContent = d.lag.error ? 'Lag unavailable: ' + d.lag.error : '';
   const tbody = document.querySelector('#lag-list tbody');
   if (changed(tbody, d.lag.groups)) {
-    const rows = Object.entries(d.lag.groups);
-    if (!rows.length) emptyRow(tbody, 2, 'No consumer group seen yet.');
-    else fillRows(tbody, ['Group', 'Lag (messages)'], rows.map(([g, n]) => ({attrs: {'data-group': g, class: n >= d.lag.alert_at ? 'at-risk' : ''}, cells: [g, n]})));
+    // Groups that are behind, biggest first; the ones that are caught up in one line.
+    const all = Object.entries(d.lag.groups); const behind = all.filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+    if (!all.length) emptyRow(tbody, 2, 'No consumer group seen yet.');
+    else {
+      fillRows(tbody, ['Group', 'Lag (messages)'], behind.map(([g, n]) => ({attrs: {'data-group': g, class: n >= d.lag.alert_at ? 'at-risk' : ''}, cells: [g, n]})));
+      const rest = all.length - behind.length;
+      if (rest) { const tr = el('tr', null, 'empty'); const td = el('td', (behind.length ? 'The other ' : 'All ') + rest + ' groups caught up (lag 0).'); td.colSpan = 2; tr.appendChild(td); tbody.appendChild(tr); }
+    }
   }
   const rc = $('report-counts');
   if (changed(rc, d.reports)) {

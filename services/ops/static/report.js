@@ -38,14 +38,20 @@ function renderRecipients(d) {
 }
 function renderTimeline(d) {
   const ol = $('timeline'); ol.replaceChildren();
-  const names = Object.fromEntries(d.recipients.map((n) => [n.agency_id, n.agency_name]));
-  d.timeline.forEach((e) => {
+  const sel = $('timeline-agency'); const agencies = [...new Set(d.recipients.map((n) => n.agency_id))];
+  if (changed(sel, agencies)) {
+    const keep = sel.value; const all = el('option', 'all'); all.value = '';
+    sel.replaceChildren(all, ...agencies.map((a) => { const o = el('option', a); o.value = a; return o; }));
+    sel.value = agencies.includes(keep) ? keep : '';
+  }
+  // Agency ids here (the names are on the cards above): one line per step, also on a phone.
+  d.timeline.filter((e) => !sel.value || !e.agency_id || e.agency_id === sel.value).forEach((e) => {
     const li = el('li', null, 'step ' + (BAD.has(e.event) ? 'bad' : e.event === 'acknowledged' ? 'good' : ''));
     li.dataset.event = e.event;
     const t = el('time', clockTime(e.at)); t.dateTime = e.at; li.appendChild(t);
     const what = el('p', null, 'what');
     what.appendChild(el('strong', EVENTS[e.event] || e.event.replace(/_/g, ' ')));
-    if (e.agency_id) what.appendChild(el('span', ' · ' + (names[e.agency_id] || e.agency_id) + (e.recipient_kind ? ' (' + e.recipient_kind + ')' : '')));
+    if (e.agency_id) what.appendChild(el('span', ' · ' + e.agency_id + (e.recipient_kind && !e.agency_id.startsWith(e.recipient_kind) ? ' (' + e.recipient_kind + ')' : '')));
     if (e.actor) what.appendChild(el('span', ' ' + e.actor, 'who'));
     li.appendChild(what);
     if (e.detail) li.appendChild(el('p', e.detail.replace(/(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?\+00:00/g, '$1 $2 UTC'), 'detail'));
@@ -77,6 +83,8 @@ async function refresh() {
   const waiting = d.recipients.filter((n) => n.state !== 'acknowledged').length;
   $('status').textContent = 'Received ' + dateTime(d.received_at) + ', routed ' + (d.routed_at ? clockTime(d.routed_at) : '-') + ', policy ' + d.policy_version + '. ' +
     (waiting ? waiting + ' of ' + d.recipients.length + ' recipients not acknowledged yet.' : 'All ' + d.recipients.length + ' recipients acknowledged.');
-  renderRecipients(d); renderTimeline(d); renderLinked(d);
+  last = d; renderRecipients(d); renderTimeline(d); renderLinked(d);
 }
+let last = null;
+$('timeline-agency').addEventListener('change', () => { if (last) renderTimeline(last); });
 refresh(); setInterval(refresh, 2000);
