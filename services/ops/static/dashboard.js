@@ -132,7 +132,9 @@ function renderEndpoints(d) {
   const box = $('endpoint-list');
   if (!changed(box, [d.open_breakers, d.disabled_endpoints])) return;
   box.replaceChildren();
-  if (!d.open_breakers.length && !d.disabled_endpoints.length) { box.appendChild(el('p', 'Every endpoint enabled, no open circuit.', 'muted')); return; }
+  const calm = !d.open_breakers.length && !d.disabled_endpoints.length;
+  $('endpoints').classList.toggle('quiet', calm);
+  if (calm) { box.appendChild(el('span', 'Every endpoint enabled, no open circuit.', 'muted')); return; }
   const ul = el('ul', null, 'plain');
   d.open_breakers.forEach((b) => { const li = el('li'); li.dataset.breaker = b.agency_id; li.appendChild(el('strong', 'Open circuit ')); li.appendChild(el('span', b.agency_id + ' (' + b.service + ')')); ul.appendChild(li); });
   d.disabled_endpoints.forEach((e) => {
