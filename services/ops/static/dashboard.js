@@ -230,7 +230,8 @@ function drawChart(id, series, data, textId, summary) {
   const box = $(id); const width = Math.max(240, box.clientWidth);
   if (charts[id]) { charts[id].destroy(); delete charts[id]; }
   box.replaceChildren();
-  if (!data[0].length) { box.appendChild(el('p', 'No data yet.', 'muted')); return; }
+  const blank = data[0].length < 2 || data.length < 2 || data.slice(1).every((v) => v.every((x) => x === null || x === undefined));
+  if (blank) { box.appendChild(el('p', 'No data yet.', 'muted')); $(textId).textContent = 'No data yet.'; return; }
   const opts = {
     width, height: window.innerWidth < 760 ? 130 : 170, series: [{}, ...series.map((s, i) => ({label: s.label, stroke: s.color || COLORS[i % COLORS.length], width: 2, dash: s.dash, spanGaps: true}))],
     axes: [{stroke: '#3c4043', grid: {stroke: '#e4e7eb'}}, {stroke: '#3c4043', grid: {stroke: '#e4e7eb'}, size: 50}],
