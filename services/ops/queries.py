@@ -17,6 +17,7 @@ from shared.store.models import (
     NotificationRecord,
     ReportRecord,
 )
+from shared.store.report_history import ReportHistory
 from shared.store.timeline import TimelineStep, timeline
 
 STATES = tuple(NotificationState)
@@ -272,7 +273,8 @@ class OpsQueries:
             ]
 
     async def report(self, report_id: str) -> dict[str, Any] | None:
-        """One report: each recipient's state, and the audit timeline intake serves, cut to what ops may see."""
+        """One report: each recipient's state, the audit timeline intake serves, cut to what ops may see, and the
+        ids of the reports the router linked it to (same child or suspect: ids only, never why)."""
         steps = await timeline(self._sessions, report_id)
         if steps is None:
             return None
@@ -301,4 +303,5 @@ class OpsQueries:
                 for n in sorted(notifications, key=lambda n: (n.recipient_kind, n.agency_id))
             ],
             "timeline": [ops_step(step) for step in steps],
+            "linked_reports": await ReportHistory(self._sessions).linked_reports(report_id),
         }

@@ -1,7 +1,7 @@
 """The ops page as people on call use it, in real Chromium on a laptop (1400 px) and a phone (390 px) against a
 real pipeline: all well; an agency down (retrying, then dead-lettered: the banner on top, redrive from the list);
 a deadline at risk (a report whose 12 h clock was nearly spent on arrival, sent to a police department that never
-acknowledges); one report's page. Every state is checked with axe-core (no serious or critical violation), and on
+acknowledges); one report's page (with the report it is linked to). Every state is checked with axe-core (no serious or critical violation), and on
 the phone the urgent banner must sit inside the first screen."""
 
 import json
@@ -80,6 +80,7 @@ async def test_ops_page_on_call_in_chromium(browser: Browser, browser_pipeline: 
     tag = uuid.uuid4().hex[:6].upper()
     fine = sample_report(f"CL-WEB-{tag}-OK", "Bristol")
     down = sample_report(f"CL-WEB-{tag}-DOWN", "Torrington")
+    down["alleged_traffickers"] = fine["alleged_traffickers"]  # the same suspect: the router links the two
     risk = sample_report(f"CL-WEB-{tag}-RISK", SILENT_TOWN)
     risk["received_at"] = (datetime.now(UTC) - timedelta(hours=12) + timedelta(minutes=30)).isoformat()
     down_police = police_of(down)
@@ -190,7 +191,7 @@ async def test_ops_page_on_call_in_chromium(browser: Browser, browser_pipeline: 
         timeline = page.locator("#timeline")
         await expect(timeline.locator("li[data-event='ops_redrive']")).to_contain_text(f"by ops:{user}")
         await expect(timeline.locator("li[data-event='acknowledged']").first).to_be_visible()
-        await expect(page.locator("#linked")).to_contain_text("No linked reports")
+        await expect(page.locator("#linked a")).to_have_text(fine["careline_report_id"])
         await no_inline_code(page)
         await no_horizontal_scroll(page)
         await no_serious_axe_violations(page)
