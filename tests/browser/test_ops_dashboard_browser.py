@@ -1,8 +1,8 @@
 """The ops page as people on call use it, in real Chromium on a laptop (1400 px) and a phone (390 px) against a
 real pipeline: all well; an agency down (retrying, then dead-lettered: the banner on top, redrive from the list);
 a deadline at risk (a report whose 12 h clock was nearly spent on arrival, sent to a police department that never
-acknowledges); one report's page (with the report it is linked to). Every state is checked with axe-core (no serious or critical violation), and on
-the phone the urgent banner must sit inside the first screen."""
+acknowledges); one report's page, with the report it is linked to. Every state is checked with axe-core (no
+serious or critical violation), and on the phone the urgent banner must sit inside the first screen."""
 
 import json
 import uuid
