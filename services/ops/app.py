@@ -9,21 +9,23 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from services.ops.actions import enable_endpoint, redrive_dead_letters
 from services.ops.auth import Authenticator
+from services.ops.charts import activity, lag_series
 from services.ops.lag import LagReader, LagTracker
 from services.ops.oidc import install_oidc
 from services.ops.page import dashboard_page, report_page, static_file
-from services.ops.queries import STATES, OpsQueries
+from services.ops.queries import STATES, Due, ListFilter, ListView, OpsQueries
 from services.ops.settings import OpsSettings
 from services.ops.snapshot import build_snapshot, keep_gauges_fresh
 from shared.http import add_common_routes, serve
 from shared.logging import configure_logging
 from shared.settings import DatabaseSettings, KafkaSettings
+from shared.states import NotificationState
 from shared.store.engine import make_engine, make_session_factory
 
 
@@ -83,16 +85,41 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
 
     @app.get("/api/state")
     async def api_state(_: User) -> dict[str, Any]:
-        return await build_snapshot(queries, client, settings.service_urls(), lag, settings.at_risk_seconds)
+        return await build_snapshot(
+            queries, client, settings.service_urls(), lag, settings.at_risk_seconds, settings.lag_alert_messages
+        )
+
+    @app.get("/api/notifications")
+    async def api_notifications(
+        _: User,
+        view: ListView = "clocks",
+        kind: Annotated[str | None, Query(max_length=32)] = None,
+        agency: Annotated[str | None, Query(max_length=64)] = None,
+        state: NotificationState | None = None,
+        due: Due = "any",
+        q: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 25,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """A work list, one page at a time: open clocks (soonest deadline first) or dead letters (newest first),
+        narrowed by recipient kind, agency, state, time left, or a search on report id and agency."""
+        match = ListFilter(kind or None, agency or None, state, due, (q or "").strip() or None)
+        return await queries.notifications(view, match, settings.at_risk_seconds, limit=limit, offset=offset)
+
+    @app.get("/api/agencies")
+    async def api_agencies(_: User, kind: Annotated[str, Query(min_length=1, max_length=32)]) -> dict[str, Any]:
+        """The drill-down of one recipient kind: each agency's counts and times."""
+        return {"recipient_kind": kind, "agencies": await queries.by_recipient(kind)}
+
+    @app.get("/api/charts")
+    async def api_charts(_: User) -> dict[str, Any]:
+        series = await activity(sessions, settings.chart_hours, settings.chart_bucket_minutes)
+        return {**series, "lag": lag_series(lag.snapshot()["history"])}
 
     @app.get("/api/summary")
     async def api_summary(_: User) -> dict[str, Any]:
         """Compact counts (the local runner prints them): reports routed, notifications by kind and state."""
-        per_kind: dict[str, dict[str, int]] = {}
-        for row in await queries.by_recipient():
-            counts = per_kind.setdefault(row["recipient_kind"], dict.fromkeys(STATES, 0))
-            for state in STATES:
-                counts[state] += row[state]
+        per_kind = {row["recipient_kind"]: {state: row[state] for state in STATES} for row in await queries.by_kind()}
         return {"reports": (await queries.report_counts())["routed"], "notifications": per_kind}
 
     @app.get("/api/reports/{report_id}")

@@ -21,6 +21,11 @@ class OpsSettings(BaseSettings):
     lag_sample_seconds: float = 5.0
     lag_history_minutes: int = 15
     at_risk_seconds: float = 4 * 3600.0
+    # A consumer group this many messages behind (all its partitions together) gets a banner on the page.
+    lag_alert_messages: int = 100
+    # The charts: how far back, and the bucket width of the deliver/acknowledge percentiles.
+    chart_hours: float = 3.0
+    chart_bucket_minutes: int = 10
 
     # OpenID Connect (services/ops/oidc.py): off unless an issuer is set. The issuer is compared exactly with the
     # provider's `iss`, so write it as the provider publishes it (e.g. https://idp.example.org/realms/careline).

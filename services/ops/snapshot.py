@@ -1,7 +1,8 @@
-"""The whole dashboard state in one JSON document (the page polls it), and the ops gauges, refreshed on their
+"""The dashboard's live state in one JSON document (the page polls it), and the ops gauges, refreshed on their
 own schedule so that alerts do not depend on anyone viewing the page."""
 
 import asyncio
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,29 +14,27 @@ from services.ops.health import service_health
 from services.ops.lag import LagTracker
 from services.ops.metrics import AT_RISK, DEAD_LETTERED, DISABLED_ENDPOINTS, NOTIFICATIONS, PAST_DEADLINE
 from services.ops.queries import STATES, OpsQueries
+from services.ops.urgency import Problems, banners
+from shared.states import NotificationState
 
 log = structlog.get_logger(__name__)
 
 
-def update_gauges(recipients: list[dict[str, Any]], open_items: list[dict[str, Any]], at_risk_seconds: float) -> None:
-    by_kind: dict[str, dict[str, int]] = {}
-    for row in recipients:
-        counts = by_kind.setdefault(row["recipient_kind"], dict.fromkeys(STATES, 0))
+def update_gauges(kinds: list[dict[str, Any]], clocks: dict[str, dict[str, int]]) -> None:
+    """``kinds``: counts by state per recipient kind; ``clocks``: missed and at-risk counts per kind (SQL)."""
+    for row in kinds:
+        kind = row["recipient_kind"]
         for state in STATES:
-            counts[state] += row[state]
-    for kind, counts in by_kind.items():
-        for state, n in counts.items():
-            NOTIFICATIONS.labels(kind, state).set(n)
-        DEAD_LETTERED.labels(kind).set(counts["dead_lettered"])
-        AT_RISK.labels(kind).set(
-            sum(1 for i in open_items if i["recipient_kind"] == kind and 0 <= i["seconds_left"] <= at_risk_seconds)
-        )
-        missed = sum(1 for i in open_items if i["recipient_kind"] == kind and i["seconds_left"] < 0)
-        PAST_DEADLINE.labels(kind).set(missed)
+            NOTIFICATIONS.labels(kind, state).set(row[state])
+        DEAD_LETTERED.labels(kind).set(row[NotificationState.DEAD_LETTERED])
+    for kind in {row["recipient_kind"] for row in kinds} | set(clocks):
+        counted = clocks.get(kind, {})
+        AT_RISK.labels(kind).set(counted.get("at_risk", 0))
+        PAST_DEADLINE.labels(kind).set(counted.get("missed", 0))
 
 
 async def refresh_gauges(queries: OpsQueries, at_risk_seconds: float) -> None:
-    update_gauges(await queries.by_recipient(), await queries.open_notifications(), at_risk_seconds)
+    update_gauges(await queries.by_kind(), await queries.clock_counts(at_risk_seconds))
     DISABLED_ENDPOINTS.set(len(await queries.disabled_endpoints()))
 
 
@@ -50,29 +49,50 @@ async def keep_gauges_fresh(queries: OpsQueries, at_risk_seconds: float, every_s
         await asyncio.sleep(every_seconds)
 
 
+def group_lag(lag: dict[str, Any]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in lag["partitions"]:
+        totals[row["group"]] = totals.get(row["group"], 0) + row["lag"]
+    return dict(sorted(totals.items()))
+
+
 async def build_snapshot(
     queries: OpsQueries,
     client: httpx.AsyncClient,
     services: dict[str, str],
     lag: LagTracker,
     at_risk_seconds: float,
+    lag_alert_messages: int,
 ) -> dict[str, Any]:
-    recipients = await queries.by_recipient()
-    open_items = await queries.open_notifications()
+    health = await service_health(client, services)
+    lag_now = lag.snapshot()
+    groups = group_lag(lag_now)
+    clocks = await queries.clock_counts(at_risk_seconds)
+    breakers = await open_breakers(client, services)
     disabled = await queries.disabled_endpoints()
+    problems = Problems(
+        deadlines_missed=sum(c["missed"] for c in clocks.values()),
+        deadlines_at_risk=sum(c["at_risk"] for c in clocks.values()),
+        dead_letters=await queries.dead_letter_count(),
+        open_circuits=len(breakers),
+        disabled_endpoints=len(disabled),
+        services_down=[name for name, state in health.items() if state != "up"],
+        lagging_groups=[g for g, n in groups.items() if n >= lag_alert_messages],
+        lag_unknown=lag_now["error"] is not None,
+    )
     return {
         "generated_at": datetime.now(UTC).isoformat(),
-        "health": await service_health(client, services),
-        "lag": lag.snapshot(),
-        "reports": await queries.report_counts(),
-        "recipients": recipients,
-        "needs_a_human": {
-            "clocks": [
-                {**i, "at_risk": i["seconds_left"] <= at_risk_seconds} for i in open_items if i["seconds_left"] >= 0
-            ][:50],
-            "missed": [i for i in open_items if i["seconds_left"] < 0][:50],
-            "open_breakers": await open_breakers(client, services),
-            "disabled_endpoints": disabled,
-            "dead_letters": await queries.dead_lettered(),
+        "urgent": banners(problems, at_risk_seconds / 3600),
+        "problems": asdict(problems),
+        "health": health,
+        "lag": {
+            "error": lag_now["error"],
+            "groups": groups,
+            "alert_at": lag_alert_messages,
+            "partitions": lag_now["partitions"],
         },
+        "reports": await queries.report_counts(),
+        "kinds": await queries.by_kind(),
+        "open_breakers": breakers,
+        "disabled_endpoints": disabled,
     }

@@ -11,7 +11,10 @@ from playwright.async_api import Browser, async_playwright
 from devtools.infra.kafka_runtime import KafkaHandle, provide_kafka
 from devtools.infra.postgres_runtime import PostgresHandle
 from devtools.runner.pipeline import Pipeline, PipelineConfig
+from devtools.runner.samples import sample_report
+from shared.events import CarelineReport
 from tests.conftest import unavailable
+from tests.unit.routing_support import agencies, routed
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -21,6 +24,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+# The police department that never acknowledges (the simulator's SIM_NEVER_ACK): its clock keeps running.
+SILENT_TOWN = "New London"
+
+
+def police_of(report: dict[str, object]) -> str:
+    found = agencies(routed(CarelineReport.model_validate(report)), "police")
+    assert len(found) == 1, found
+    return found[0]
+
+
+SILENT_POLICE = police_of(sample_report("CL-SILENT", SILENT_TOWN))
 
 
 def chromium_path() -> str | None:
@@ -49,6 +65,7 @@ def browser_pipeline(browser_kafka: KafkaHandle, postgres: PostgresHandle, work_
         ack_delay_seconds=0.5,
         environment="test",
         notifier_retry_schedule="[5, 30]",
+        extra_env={"SIM_NEVER_ACK": SILENT_POLICE},
     )
     running = Pipeline(config)
     running.start(timeout=180)

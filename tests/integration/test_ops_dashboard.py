@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 async def test_every_ops_route_refuses_without_credentials(pipeline: Pipeline) -> None:
     async with httpx.AsyncClient(base_url=pipeline.url("ops"), timeout=30) as client:
-        for path in ("/", "/api/state", "/api/summary", "/api/reports/x", "/reports/x", "/static/dashboard.js"):
+        paths = ("/", "/api/state", "/api/summary", "/api/reports/x", "/reports/x", "/static/dashboard.js")
+        for path in (*paths, "/api/notifications", "/api/agencies?kind=fbi", "/api/charts", "/static/common.js"):
             response = await client.get(path)
             assert response.status_code == 401, path
             assert response.headers["www-authenticate"].startswith("Basic")
@@ -54,16 +55,28 @@ async def test_dashboard_state_shows_health_lag_and_a_report_through_to_acknowle
 
             async def lag_seen() -> bool:
                 state = (await ops.get("/api/state")).json()
-                return any(p["group"].startswith("notifier-") for p in state["lag"]["partitions"])
+                return any(group.startswith("notifier-") for group in state["lag"]["groups"])
 
             assert await eventually(lag_seen, timeout=60)
             state = (await ops.get("/api/state")).json()
             assert set(state["health"]) >= {"intake", "router", "acks", "notifier", "recipient-sim"}
             assert set(state["health"].values()) == {"up"}
             assert state["reports"]["acknowledged"] >= 1
-            assert any(r["acknowledged"] >= 1 and r["ack_p50_seconds"] is not None for r in state["recipients"])
+            assert any(k["acknowledged"] >= 1 and k["ack_p50_seconds"] is not None for k in state["kinds"])
             partition = state["lag"]["partitions"][0]
             assert partition["lag"] == partition["log_end"] - partition["committed"]
+            assert state["lag"]["groups"][partition["group"]] >= partition["lag"]
+            assert state["urgent"] == [] and state["problems"]["deadlines_at_risk"] == 0
+
+            clocks = (await ops.get("/api/notifications", params={"q": report_id, "due": "any"})).json()
+            assert clocks["total"] == 0  # all acknowledged: nothing left on the clock list
+            assert (await ops.get("/api/notifications", params={"limit": 0})).status_code == 422
+            assert (await ops.get("/api/notifications", params={"state": "bogus"})).status_code == 422
+            drill = (await ops.get("/api/agencies", params={"kind": "hart"})).json()
+            assert drill["agencies"] and all(a["recipient_kind"] == "hart" for a in drill["agencies"])
+            charts = (await ops.get("/api/charts")).json()
+            assert sum(charts["reports"]) >= 1 and sum(charts["notifications"]) >= 4
+            assert charts["latency"]["kinds"]["all"]["deliver_p50"]
             metrics = (await client.get(f"{pipeline.url('ops')}/metrics")).text
             assert "ops_consumer_group_lag_messages{" in metrics
 

@@ -53,7 +53,14 @@ async def test_ops_page_api_and_metrics_carry_no_personal_data(pipeline: Pipelin
                 return True
 
             assert await eventually(all_acknowledged, timeout=120)
-            pages = ["/", "/static/dashboard.js", "/static/report.js", "/api/state", "/api/summary", "/metrics"]
+            pages = ["/", "/static/dashboard.js", "/static/report.js", "/static/common.js", "/api/state", "/metrics"]
+            pages += [
+                "/api/summary",
+                "/api/charts",
+                "/api/notifications?due=any",
+                "/api/notifications?view=dead_letters",
+            ]
+            pages += [f"/api/agencies?kind={kind}" for kind in ("hart", "fbi", "police", "mdt")]
             pages += [p for i in ids for p in (f"/reports/{i}", f"/api/reports/{i}")]
             texts = {path: (await ops.get(path)).text for path in pages}
         for name in pipeline.services:

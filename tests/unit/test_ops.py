@@ -61,7 +61,19 @@ def test_static_assets_only_from_the_static_folder() -> None:
     assert static_file("dashboard.js") is not None
     assert static_file("../app.py") is None
     assert static_file("missing.js") is None
-    assert "/static/dashboard.js" in dashboard_page()
+    assert static_file("uPlot.iife.min.js") is not None  # the vendored chart library, served with the page
+    assert static_file("uPlot.LICENSE") is None  # only .js and .css are served
+    page = dashboard_page()
+    assert "/static/dashboard.js" in page and "/static/uPlot.iife.min.js" in page
+
+
+def test_pages_hold_no_inline_script_or_style() -> None:
+    """So that a strict Content-Security-Policy (script-src 'self'; style-src 'self') can hold."""
+    import re
+
+    for page in (dashboard_page(), report_page("CL-1")):
+        assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []
+        assert "<style" not in page and " style=" not in page and "onclick" not in page.lower()
 
 
 def test_report_page_never_lets_a_report_id_become_markup() -> None:
@@ -69,26 +81,18 @@ def test_report_page_never_lets_a_report_id_become_markup() -> None:
     assert "<script>alert(1)" not in page
 
 
-def test_gauges_count_at_risk_and_past_deadline_per_kind() -> None:
-    recipients = [
-        {
-            "recipient_kind": "police",
-            "pending": 1,
-            "retrying": 0,
-            "delivered": 1,
-            "acknowledged": 0,
-            "failed": 0,
-            "dead_lettered": 0,
-        }
-    ]
-    open_items = [
-        {"recipient_kind": "police", "seconds_left": 60},
-        {"recipient_kind": "police", "seconds_left": 10_000_000},
-        {"recipient_kind": "police", "seconds_left": -5},
-    ]
-    update_gauges(recipients, open_items, at_risk_seconds=3600)
-    assert AT_RISK.labels("police")._value.get() == 1
-    assert PAST_DEADLINE.labels("police")._value.get() == 1
+def test_gauges_take_counts_per_kind_and_zero_a_kind_without_clocks() -> None:
+    from services.ops.metrics import DEAD_LETTERED, NOTIFICATIONS
+
+    kinds = [{"recipient_kind": "police", **dict.fromkeys(STATES, 0), "delivered": 1, "dead_lettered": 3}]
+    update_gauges(kinds, {"police": {"missed": 1, "at_risk": 250}})
+    assert AT_RISK.labels("police")._value.get() == 250 and PAST_DEADLINE.labels("police")._value.get() == 1
+    assert (
+        DEAD_LETTERED.labels("police")._value.get() == 3
+        and NOTIFICATIONS.labels("police", "delivered")._value.get() == 1
+    )
+    update_gauges(kinds, {})
+    assert AT_RISK.labels("police")._value.get() == 0 and PAST_DEADLINE.labels("police")._value.get() == 0
 
 
 def test_the_alert_gauges_refresh_without_anyone_viewing_the_page() -> None:
@@ -101,14 +105,14 @@ def test_the_alert_gauges_refresh_without_anyone_viewing_the_page() -> None:
     class Queries:
         calls = 0
 
-        async def by_recipient(self) -> list[dict[str, object]]:
+        async def by_kind(self) -> list[dict[str, object]]:
             Queries.calls += 1
             if Queries.calls >= 2:
                 refreshed_twice.set()
             return [{"recipient_kind": "hhs", **dict.fromkeys(STATES, 0), "dead_lettered": 2}]
 
-        async def open_notifications(self) -> list[dict[str, object]]:
-            return [{"recipient_kind": "hhs", "seconds_left": 60}, {"recipient_kind": "hhs", "seconds_left": -1}]
+        async def clock_counts(self, at_risk_seconds: float) -> dict[str, dict[str, int]]:
+            return {"hhs": {"missed": 1, "at_risk": 1}}
 
         async def disabled_endpoints(self) -> list[dict[str, object]]:
             return []
