@@ -86,5 +86,6 @@ def consumer_kwargs(service: str, settings: KafkaSettings | None = None) -> dict
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": f"{settings.client_id_prefix}-{service}",
         "retry_backoff_ms": 1000,
+        "fetch_max_wait_ms": 1000,  # an idle consumer asks the broker once a second; data is returned at once
         **admin_client_kwargs(settings),
     }

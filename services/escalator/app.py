@@ -38,7 +38,7 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
         connected.set()
 
     connection = BrokerConnection(broker, on_ready=on_ready)
-    scheduler = TimerScheduler(sessions, policy, settings.seconds_per_policy_minute)
+    scheduler = TimerScheduler(sessions, policy, settings.seconds_per_policy_minute, firer.nudge)
     consume(connection, [ROUTING_DECISIONS], GROUP_ID, scheduler)
 
     return broker_service_app(

@@ -10,6 +10,7 @@ guessed: the step is recorded as `escalation_target_unknown` for ops and the tim
 """
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ from shared.publishing import publish_event, publish_notification
 from shared.states import NotificationState
 from shared.store.acknowledging import deadline_key
 from shared.store.audit_trail import AuditEntry, add_audit
-from shared.store.escalations import claim_due_timer, record_escalation_notification
+from shared.store.escalations import claim_due_timer, next_due_at, record_escalation_notification
 from shared.store.models import EscalationTimerRecord, NotificationRecord
 from shared.topics import ESCALATIONS
 
@@ -47,17 +48,32 @@ class TimerFirer:
         self._policy_version = policy_version
         self._directory = directory
         self._links = links or AckLinkSettings()
+        self._wake = asyncio.Event()
 
-    async def run(self, poll_seconds: float, ready: "asyncio.Event") -> None:
-        """Poll forever; a failure is logged and retried on the next poll (the timer stays due)."""
+    def nudge(self) -> None:
+        """New timers were scheduled in this process: look again now instead of at the next due time."""
+        self._wake.set()
+
+    async def run(self, max_sleep_seconds: float, ready: "asyncio.Event") -> None:
+        """Fire what is due, then sleep until the soonest timer is due (at most `max_sleep_seconds`, for timers
+        that other instances schedule), or until nudged. A failure is logged and retried after a short pause (the
+        timer stays due)."""
         await ready.wait()
         while True:
+            sleep = max_sleep_seconds
             try:
                 while await self.fire_one():
                     pass
+                async with self._sessions() as session:
+                    due = await next_due_at(session)
+                if due is not None:
+                    sleep = min(max_sleep_seconds, max(0.0, (due - datetime.now(UTC)).total_seconds()))
             except Exception as exc:
                 log.error("escalation_fire_failed", error_type=type(exc).__name__, error=str(exc)[:200])
-            await asyncio.sleep(poll_seconds)
+                sleep = min(max_sleep_seconds, 1.0)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=sleep + 0.01)
 
     async def fire_one(self, now: datetime | None = None) -> bool:
         """Handle the oldest due timer; False when none is due."""

@@ -1,5 +1,7 @@
 """Creates the durable timers for every recipient of a routing decision (idempotent on replay)."""
 
+from collections.abc import Callable
+
 import structlog
 from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,8 +17,13 @@ log = structlog.get_logger(__name__)
 
 class TimerScheduler:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], policy: Policy, seconds_per_policy_minute: float
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        policy: Policy,
+        seconds_per_policy_minute: float,
+        on_scheduled: Callable[[], None] | None = None,
     ) -> None:
+        self._on_scheduled = on_scheduled
         self._sessions = sessions
         self._policy = policy
         self._seconds_per_policy_minute = seconds_per_policy_minute
@@ -36,4 +43,6 @@ class TimerScheduler:
             )
         ]
         added = await schedule_timers(self._sessions, rows)
+        if added and self._on_scheduled is not None:
+            self._on_scheduled()
         log.info("escalation_timers_scheduled", report_id=decision.report_id, timers=added)

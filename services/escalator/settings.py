@@ -11,7 +11,7 @@ class EscalatorSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8086
-    poll_seconds: PositiveFloat = 1.0
+    poll_seconds: PositiveFloat = 30.0  # the longest sleep: timers other instances schedule are seen by then
     policy_file: Path = DEFAULT_POLICY
     seconds_per_policy_minute: PositiveFloat = Field(
         default=60.0,

@@ -8,7 +8,7 @@ several escalator instances never fire the same step at once, and a crashed one 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.store.audit_trail import AuditEntry, add_audit
@@ -48,6 +48,15 @@ async def claim_due_timer(session: AsyncSession, now: datetime) -> EscalationTim
         .order_by(EscalationTimerRecord.due_at, EscalationTimerRecord.step)
         .limit(1)
         .with_for_update(skip_locked=True)
+    )
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the soonest timer still to fire is due (the firer sleeps until then)."""
+    return await session.scalar(
+        select(func.min(EscalationTimerRecord.due_at)).where(
+            EscalationTimerRecord.fired_at.is_(None), EscalationTimerRecord.cancelled_at.is_(None)
+        )
     )
 
 
