@@ -65,8 +65,8 @@ async def record_ack(sessions: async_sessionmaker[AsyncSession], ack: AckInput) 
 
 
 async def _record(session: AsyncSession, ack: AckInput) -> AckOutcome:
-    inserted = await session.execute(
-        insert_ignore(
+    created = bool(
+        await insert_ignore(
             session,
             AcknowledgementRecord,
             [
@@ -81,7 +81,6 @@ async def _record(session: AsyncSession, ack: AckInput) -> AckOutcome:
             ],
         )
     )
-    created = bool(getattr(inserted, "rowcount", 0))
     event = "acknowledged" if created else "ack_repeated"
     claim = AuditEntry(
         occurred_at=ack.at,

@@ -31,8 +31,7 @@ async def add_audit(session: AsyncSession, entry: AuditEntry) -> bool:
     """True when this call wrote the record; False when its dedupe key was already there."""
     row = asdict(entry)
     row["detail"] = (entry.detail or "")[:500] or None
-    result = await session.execute(insert_ignore(session, AuditEventRecord, [row]))
-    return bool(getattr(result, "rowcount", 0))
+    return bool(await insert_ignore(session, AuditEventRecord, [row]))
 
 
 async def dedupe_key_seen(session: AsyncSession, dedupe_key: str) -> bool:

@@ -24,8 +24,7 @@ async def schedule_timers(sessions: async_sessionmaker[AsyncSession], rows: list
     if not rows:
         return 0
     async with sessions.begin() as session:
-        result = await session.execute(insert_ignore(session, EscalationTimerRecord, rows))
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await insert_ignore(session, EscalationTimerRecord, rows)
 
 
 async def known_notifications(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> set[str]:
@@ -79,7 +78,7 @@ async def record_escalation_notification(
 ) -> None:
     """Committed before the notification is published, so the notifier always finds its row."""
     async with sessions.begin() as session:
-        await session.execute(insert_ignore(session, NotificationRecord, [row]))
+        await insert_ignore(session, NotificationRecord, [row])
         await add_audit(session, audit)
 
 

@@ -141,7 +141,7 @@ class ReportHistory:
             for k, kind in keys.items()
         ]
         async with self._sessions.begin() as session:
-            await session.execute(insert_ignore(session, ReportMatchKeyRecord, rows))
+            await insert_ignore(session, ReportMatchKeyRecord, rows)
 
     async def earlier_reports(self, report_id: str, keys: dict[str, str]) -> list[EarlierReport]:
         """Other reports sharing any of the keys, oldest first, with the agencies that hold them (maybe none yet)."""
@@ -201,11 +201,11 @@ class ReportHistory:
     ) -> None:
         """The version, its new holders and the link notices in one transaction, before anything is published."""
         async with self._sessions.begin() as session:
-            await session.execute(insert_ignore(session, ReportVersionRecord, [version]))
+            await insert_ignore(session, ReportVersionRecord, [version])
             if holders:
-                await session.execute(insert_ignore(session, ReportHolderRecord, holders))
+                await insert_ignore(session, ReportHolderRecord, holders)
             if notices:
-                await session.execute(insert_ignore(session, LinkNoticeRecord, notices))
+                await insert_ignore(session, LinkNoticeRecord, notices)
 
     async def mark_version_routed(self, report_id: str, version: int, at: datetime) -> None:
         async with self._sessions.begin() as session:

@@ -56,9 +56,9 @@ class Store:
     async def record_routing(self, report: dict[str, Any], notifications: list[dict[str, Any]]) -> None:
         """Report and its notifications in one transaction, before anything is published."""
         async with self._sessions.begin() as session:
-            await session.execute(insert_ignore(session, ReportRecord, [report]))
+            await insert_ignore(session, ReportRecord, [report])
             if notifications:
-                await session.execute(insert_ignore(session, NotificationRecord, notifications))
+                await insert_ignore(session, NotificationRecord, notifications)
 
     async def mark_routed(self, report_id: str, at: datetime) -> None:
         async with self._sessions.begin() as session:
