@@ -9,6 +9,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from shared.producer_recovery import ProducerRecovery
 from shared.settings import KafkaSettings
+from shared.stream.quiet import quiet_kafka_connection_logs
 from shared.telemetry import kafka_middlewares
 
 
@@ -47,6 +48,7 @@ def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: A
     With telemetry on, FastStream's telemetry middleware carries the trace context in Kafka headers. A producer
     that aiokafka has given up on is replaced (shared/producer_recovery.py)."""
     settings = settings or KafkaSettings()
+    quiet_kafka_connection_logs()
     recovery = ProducerRecovery()
     kwargs.setdefault("middlewares", (*kafka_middlewares(service), recovery.middleware()))
     broker = KafkaBroker(
@@ -67,6 +69,7 @@ def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: A
 
 def admin_client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
     """The same security for aiokafka admin clients (topic creation, lag reading)."""
+    quiet_kafka_connection_logs()
     kwargs: dict[str, Any] = {"security_protocol": settings.security_protocol}
     context = _ssl_context(settings)
     if context is not None:

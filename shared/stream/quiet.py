@@ -5,7 +5,15 @@ remembers when Kafka was last unreachable, so health endpoints can say so."""
 import logging
 import time
 
-CONNECTION_TROUBLE = ("Unable connect to node", "Unable to request metadata", "Connection at", "Failed fetch messages")
+CONNECTION_TROUBLE = (
+    "Unable connect to",
+    "Unable to request metadata",
+    "Unable to update metadata",
+    "Got error produce response",
+    "Connection at",
+    "Failed fetch messages",
+    "Coordinator Request failed",
+)
 
 
 class KafkaConnectionLogs(logging.Filter):
@@ -47,7 +55,8 @@ def quiet_kafka_connection_logs() -> KafkaConnectionLogs:
     global _installed
     if _installed is None:
         _installed = KafkaConnectionLogs()
-        for name in ("aiokafka", "aiokafka.conn", "aiokafka.client", "aiokafka.consumer.fetcher",
-                     "aiokafka.consumer.group_coordinator", "aiokafka.producer.sender"):  # fmt: skip
+        for name in ("aiokafka", "aiokafka.conn", "aiokafka.client", "aiokafka.cluster", "aiokafka.consumer.fetcher",
+                     "aiokafka.consumer.consumer", "aiokafka.consumer.group_coordinator", "aiokafka.producer.sender",
+                     "aiokafka.producer.producer", "aiokafka.admin.client"):  # fmt: skip
             logging.getLogger(name).addFilter(_installed)
     return _installed
