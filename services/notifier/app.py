@@ -18,7 +18,7 @@ from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
 from shared.stream.engine import StreamConsumer
 from shared.telemetry import traced
-from shared.topics import NOTIFICATION_DEAD_LETTERS, NOTIFICATION_TOPICS, RETRY_TIERS_SECONDS, retry_topic
+from shared.topics import DEAD_LETTERS, NOTIFICATION_TOPICS, RETRY_TIERS_SECONDS, retry_topic
 
 
 def group_id(kind: RecipientKind) -> str:
@@ -43,7 +43,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     )
     connection = BrokerConnection(broker)
     deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings)
-    handle = reliably(deliverer, broker, NOTIFICATION_DEAD_LETTERS, connection.stopping)
+    handle = reliably(deliverer, broker, DEAD_LETTERS, connection.stopping)  # poison; undeliverable: handler.py
     kafka = consumer_kwargs(name)
     for kind in settings.kinds:
         group = group_id(kind)
