@@ -1,9 +1,12 @@
-"""A real Apache Kafka broker for the local run, tests and benchmarks.
+"""A real Apache Kafka broker (or a three-broker cluster) for the local run, tests and benchmarks.
 
-Order: env KAFKA_BOOTSTRAP_SERVERS (external) -> Docker via testcontainers -> a single-node KRaft broker
-whose jars Maven resolves from Maven Central (no tarball or Docker needed). Env KAFKA_PROVIDER=maven|docker
-forces a provider. Jars are cached in $KAFKA_CACHE_DIR (default <repo>/.cache/kafka)/<version>/libs, with a
-private Maven repository in <cache>/m2 so CI can cache one folder.
+Order: env KAFKA_BOOTSTRAP_SERVERS (external) -> Docker via testcontainers -> a KRaft broker whose jars Maven
+resolves from Maven Central (no tarball or Docker needed). Env KAFKA_PROVIDER=maven|docker forces a provider.
+KAFKA_CLUSTER_SIZE=3 makes the maven provider start three nodes on loopback (each broker and controller, a
+static quorum of three, own ports and data dir; replication factor 3, min.insync.replicas 2, unclean leader
+election off); `KafkaHandle.replication_factor` says what topics should use.
+Jars are cached in $KAFKA_CACHE_DIR (default <repo>/.cache/kafka)/<version>/libs, with a private Maven
+repository in <cache>/m2 so CI can cache one folder.
 """
 
 from __future__ import annotations
@@ -44,12 +47,15 @@ JVM_FLAGS = (
     "-Xms256m -Xmx768m -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 "
     "-XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true"
 ).split()
-# Single node, broker+controller, static quorum (as the official image); topics are created explicitly.
-# A short broker session: after a SIGKILL the restarted broker is unfenced in 6 s instead of 13 s.
+# Cluster nodes run with a small heap: three JVMs share two cores and a few GB (KAFKA_CLUSTER_HEAP overrides).
+CLUSTER_HEAP = os.environ.get("KAFKA_CLUSTER_HEAP", "-Xms128m -Xmx256m").split()
+# Each node is broker+controller with a static quorum (one voter, as the official image, or three);
+# topics are created explicitly. A short broker session: after a SIGKILL the restarted broker is unfenced in
+# 6 s instead of 13 s, and a killed one is fenced (out of every ISR) after 3 s.
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@{host}:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
 advertised.listeners=PLAINTEXT://{host}:{port}
 inter.broker.listener.name=PLAINTEXT
@@ -58,11 +64,14 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={data}
 num.partitions=1
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor={rf}
 offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={rf}
+transaction.state.log.min.isr={min_isr}
 transaction.state.log.num.partitions=1
+default.replication.factor={rf}
+min.insync.replicas={min_isr}
+unclean.leader.election.enable=false
 group.initial.rebalance.delay.ms=0
 broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=500
@@ -70,8 +79,8 @@ num.network.threads=2
 num.io.threads=2
 """
 SHARE_COORDINATOR_PROPERTIES = """\
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor={rf}
+share.coordinator.state.topic.min.isr={min_isr}
 """
 
 
@@ -183,6 +192,10 @@ class _Broker:
     work_dir: Path
     port: int
     controller_port: int
+    node_id: int = 1
+    voters: str = ""  # controller.quorum.voters; empty: this node alone
+    replication_factor: int = 1
+    heap: list[str] = field(default_factory=lambda: list(JVM_FLAGS))
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -200,17 +213,27 @@ class _Broker:
             logcfg = f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.properties'}"
         return [self.java, *heap, logcfg, f"-Dkafka.logs.dir={self.work_dir / 'logs'}", "-cp", f"{self.libs}/*", *args]
 
-    def write_config_and_format(self) -> None:
-        """Write server.properties (static single-voter quorum) and format a fresh data dir."""
+    def write_config_and_format(self, cluster_id: str | None = None) -> None:
+        """Write server.properties (static quorum) and format a fresh data dir (cluster nodes share one id)."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         data = self.work_dir / "kafka-data"
         shutil.rmtree(data, ignore_errors=True)
-        props = SERVER_PROPERTIES.format(host=LOOPBACK, port=self.port, controller_port=self.controller_port, data=data)
+        rf = self.replication_factor
+        values = {
+            "host": LOOPBACK,
+            "port": self.port,
+            "controller_port": self.controller_port,
+            "data": data,
+            "node_id": self.node_id,
+            "voters": self.voters or f"{self.node_id}@{LOOPBACK}:{self.controller_port}",
+            "rf": rf,
+            "min_isr": max(1, rf - 1),
+        }
+        props = SERVER_PROPERTIES.format(**values)
         if _series(self.version) != "3.9":
-            props += SHARE_COORDINATOR_PROPERTIES
+            props += SHARE_COORDINATOR_PROPERTIES.format(**values)
         (self.work_dir / "server.properties").write_text(props)
-        cid = ""
-        while not cid or cid.startswith("-"):
-            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = cluster_id or new_cluster_id()
         config = str(self.work_dir / "server.properties")
         cmd = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cid}", "-c", config, heap=["-Xmx256m"])
         with self.log_path.open("ab") as out:
@@ -220,8 +243,13 @@ class _Broker:
 
     def launch(self, timeout: float = START_TIMEOUT) -> None:
         """Start the JVM (output to kafka.log) and wait for the ready log line plus a metadata answer."""
+        self.wait_ready(self.spawn(), timeout)
+
+    def spawn(self) -> int:
+        """Start the JVM without waiting (cluster nodes start together: each needs the quorum); returns the log
+        offset to wait from."""
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        cmd = self._java("kafka.Kafka", str(self.work_dir / "server.properties"), heap=JVM_FLAGS)
+        cmd = self._java("kafka.Kafka", str(self.work_dir / "server.properties"), heap=self.heap)
         with self.log_path.open("ab") as out:
             # own session: a terminal Ctrl-C reaches Python (which stops the broker cleanly), not the JVM
             self.proc = subprocess.Popen(
@@ -233,7 +261,9 @@ class _Broker:
                 start_new_session=True,
             )
         (self.work_dir / "kafka.pid").write_text(str(self.proc.pid))
+        return offset
 
+    def wait_ready(self, offset: int, timeout: float = START_TIMEOUT) -> None:
         def ready() -> bool:
             if not self.running:
                 raise KafkaRuntimeError(f"Kafka {self.version} broker exited with rc={self.proc and self.proc.poll()}")
@@ -268,6 +298,13 @@ class _Broker:
             self.kill()
 
 
+def new_cluster_id() -> str:
+    cid = ""
+    while not cid or cid.startswith("-"):
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cid
+
+
 def _reap_stale_broker(work_dir: Path) -> None:
     """Kill a broker a previous, abruptly ended run left behind in this work dir (it holds the data dir)."""
     pid_file = work_dir / "kafka.pid"
@@ -288,11 +325,16 @@ class KafkaHandle:
     startup_seconds: float
     _broker: _Broker | None = field(default=None, repr=False)
     _container: Any = field(default=None, repr=False)
+    # A maven cluster: every node (node id -> broker); kill/terminate/restart then act on all of them.
+    nodes: dict[int, _Broker] = field(default_factory=dict, repr=False)
+    replication_factor: int = 1
 
     def stop(self) -> None:
         """Stop cleanly (SIGTERM, SIGKILL after 30 s); idempotent; no-op for an external broker."""
         if self._broker is not None:
             self._broker.shutdown(STOP_GRACE)
+        for node in self.nodes.values():
+            node.shutdown(STOP_GRACE)
         if self._container is not None:
             container, self._container = self._container, None
             container.stop()
@@ -303,21 +345,63 @@ class KafkaHandle:
         return self._broker
 
     def kill(self) -> None:
-        """SIGKILL the broker JVM and wait for it; the data dir is kept."""
+        """SIGKILL the broker JVM (every node of a cluster) and wait for it; the data dir is kept."""
+        if self.nodes:
+            for node in self.nodes.values():
+                node.kill()
+            return
         self._maven().kill()
 
     def terminate(self) -> None:
         """SIGTERM and wait for the clean shutdown; the data dir is kept."""
+        if self.nodes:
+            for node in self.nodes.values():
+                node.shutdown(STOP_GRACE)
+            return
         self._maven().shutdown(STOP_GRACE)
 
     def restart(self) -> None:
         """Start again on the same ports and data dir (no re-format) and wait until ready."""
+        if self.nodes:
+            for node in self.nodes.values():
+                node.shutdown(STOP_GRACE)
+            offsets = {node_id: node.spawn() for node_id, node in self.nodes.items()}
+            for node_id, offset in offsets.items():
+                self.nodes[node_id].wait_ready(offset)
+            return
         broker = self._maven()
         broker.shutdown(STOP_GRACE)
         broker.launch()
 
+    def _node(self, node_id: int) -> _Broker:
+        if node_id not in self.nodes:
+            raise KafkaRuntimeError(f"no cluster node {node_id} (nodes: {sorted(self.nodes)})")
+        return self.nodes[node_id]
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL one cluster node (broker and controller), as Kafka's ReplicationTest hard_bounce does."""
+        self._node(node_id).kill()
+
+    def terminate_node(self, node_id: int) -> None:
+        """Clean shutdown of one node: it hands its leaderships over before it exits."""
+        self._node(node_id).shutdown(STOP_GRACE)
+
+    def start_node(self, node_id: int) -> None:
+        """Start a stopped node on its ports and data dir and wait until it answers."""
+        node = self._node(node_id)
+        if not node.running:
+            node.launch()
+
+    def node_running(self, node_id: int) -> bool:
+        return self._node(node_id).running
+
+    def node_address(self, node_id: int) -> str:
+        return f"{LOOPBACK}:{self._node(node_id).port}"
+
     @property
     def is_running(self) -> bool:
+        if self.nodes:
+            return all(node.running for node in self.nodes.values())
         if self._broker is not None:
             return self._broker.running
         return self.kind == "external" or self._container is not None
@@ -361,6 +445,56 @@ def _start_maven(work_dir: Path, version: str) -> KafkaHandle:
     return KafkaHandle(f"{LOOPBACK}:{port}", "maven", version, took, _broker=broker)
 
 
+def _start_maven_cluster(work_dir: Path, version: str, size: int) -> KafkaHandle:
+    """`size` nodes, each broker+controller, one static quorum; every node formatted with one cluster id and
+    started at once (a node's broker waits for the quorum), each in <work_dir>/node-<id>."""
+    java = find_java()
+    libs = resolve_kafka_jars(version)
+    t0 = time.monotonic()
+    numbers = ports.free_ports(2 * size)
+    ids = range(1, size + 1)
+    voters = ",".join(f"{i}@{LOOPBACK}:{numbers[2 * (i - 1) + 1]}" for i in ids)
+    rf = min(size, 3)
+    nodes: dict[int, _Broker] = {}
+    cluster_id = new_cluster_id()
+    for i in ids:
+        node_dir = work_dir / f"node-{i}"
+        _reap_stale_broker(node_dir)
+        port, controller_port = numbers[2 * (i - 1)], numbers[2 * (i - 1) + 1]
+        nodes[i] = _Broker(java, libs, version, node_dir, port, controller_port, i, voters, rf, list(CLUSTER_HEAP))
+        nodes[i].write_config_and_format(cluster_id)
+    offsets = {i: node.spawn() for i, node in nodes.items()}
+    try:
+        for i, offset in offsets.items():
+            nodes[i].wait_ready(offset)
+    except KafkaRuntimeError:
+        for node in nodes.values():
+            node.kill()
+        raise
+    took = time.monotonic() - t0
+    bootstrap = ",".join(f"{LOOPBACK}:{node.port}" for node in nodes.values())
+    log.info("Kafka %s cluster of %d ready on %s in %.1fs", version, size, bootstrap, took)
+    return KafkaHandle(bootstrap, "maven", version, took, nodes=nodes, replication_factor=rf)
+
+
+def cluster_size() -> int:
+    """KAFKA_CLUSTER_SIZE (default 1): how many nodes the maven provider starts."""
+    raw = os.environ.get("KAFKA_CLUSTER_SIZE", "1").strip() or "1"
+    size = int(raw)
+    if size < 1:
+        raise KafkaRuntimeError(f"KAFKA_CLUSTER_SIZE must be 1 or more, not {raw}")
+    return size
+
+
+def provide_kafka_cluster(work_dir: Path, size: int = 3, *, version: str = DEFAULT_VERSION) -> KafkaHandle:
+    """A fresh maven cluster of `size` nodes in work_dir, whatever the environment says (fault tests)."""
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    handle = _start_maven_cluster(work_dir, version, size)
+    atexit.register(handle.stop)
+    return handle
+
+
 def provide_kafka(work_dir: Path, *, version: str = DEFAULT_VERSION) -> KafkaHandle:
     """Return a ready broker (see module doc for the order); a maven broker starts fresh in work_dir."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
@@ -372,6 +506,8 @@ def provide_kafka(work_dir: Path, *, version: str = DEFAULT_VERSION) -> KafkaHan
     else:
         work_dir = Path(work_dir).resolve()
         work_dir.mkdir(parents=True, exist_ok=True)
+        if cluster_size() > 1:
+            return provide_kafka_cluster(work_dir, cluster_size(), version=version)
         _reap_stale_broker(work_dir)
         try:
             handle = _start_maven(work_dir, version)
@@ -402,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     handle = provide_kafka(args.work_dir, version=args.kafka_version)
     print(f"KAFKA_BOOTSTRAP_SERVERS={handle.bootstrap_servers}", flush=True)
+    print(f"KAFKA_REPLICATION_FACTOR={handle.replication_factor}", flush=True)
     print(f"kafka kind={handle.kind} version={handle.version} started in {handle.startup_seconds:.1f}s", flush=True)
     try:
         clean = ports.run_until_signalled(lambda: handle.is_running)

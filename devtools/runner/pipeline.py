@@ -26,6 +26,7 @@ class PipelineConfig:
     notifier_retry_schedule: str | None = None  # JSON list of tier seconds; None: each kind's default
     notifier_env: dict[str, str] = field(default_factory=dict)
     environment: str = "local"
+    replication_factor: int = 1  # the cluster's (KafkaHandle.replication_factor): 3 on a three-broker cluster
     extra_env: dict[str, str] = field(default_factory=dict)
     ops_username: str = "ops"
     ops_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # only its hash reaches ops
@@ -110,7 +111,7 @@ class Pipeline:
 
     def prepare(self) -> None:
         """Topics and schema exist before any service starts: nothing relies on auto-creation."""
-        asyncio.run(ensure_topics(self.config.bootstrap_servers))
+        asyncio.run(ensure_topics(self.config.bootstrap_servers, self.config.replication_factor))
         upgrade(self.config.database_url)
 
     def start(self, timeout: float = 90.0, only: Iterable[str] | None = None) -> None:
