@@ -28,6 +28,7 @@ EXAMPLE_TIME = datetime(2026, 3, 2, 14, 5, 0, tzinfo=UTC)
 VERIFY_PY = '''\
 import base64, hashlib, hmac, time
 
+
 def verify(secret: str, headers: dict[str, str], body: bytes, now: float | None = None) -> bool:
     """True when one of the webhook-signature entries is ours and the timestamp is within 5 minutes."""
     msg_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
