@@ -52,7 +52,7 @@ def make_broker(service: str, settings: KafkaSettings | None = None, **kwargs: A
     recovery = ProducerRecovery()
     kwargs.setdefault("middlewares", (*kafka_middlewares(service), recovery.middleware()))
     broker = KafkaBroker(
-        settings.bootstrap_servers,
+        [server.strip() for server in settings.bootstrap_servers.split(",")],  # FastStream takes one host per item
         client_id=f"{settings.client_id_prefix}-{service}",
         enable_idempotence=True,
         acks="all",
