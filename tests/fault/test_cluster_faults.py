@@ -136,19 +136,19 @@ async def test_leader_sigkill_five_times_under_load_loses_nothing(
     cluster: KafkaHandle, cluster_pipeline: Pipeline, cluster_db: AsyncEngine
 ) -> None:
     await settle(cluster)
-    stream = ReportStream(cluster_pipeline.url("intake"), rate_per_second=4)
+    stream = ReportStream(cluster_pipeline.url("intake"), rate_per_second=2)
     stream.start()
     try:
         for bounce in range(5):
             topic = REPORTS if bounce % 2 == 0 else NOTIFICATIONS
-            await asyncio.sleep(3)
+            await asyncio.sleep(2)
             leader = await leader_of(cluster, topic)
             cluster.kill_node(leader)
-            await asyncio.sleep(3)
+            await asyncio.sleep(2)
             await asyncio.to_thread(cluster.start_node, leader)
             await settle(cluster)
             print(f"\nhard bounce {bounce + 1}: SIGKILL of broker {leader}, leader of {topic}; back in sync")
-        await asyncio.sleep(3)
+        await asyncio.sleep(2)
     finally:
         await stream.stop()
     await judge("cluster leader SIGKILL x5", stream, cluster_db, cluster_pipeline)
@@ -158,16 +158,16 @@ async def test_rolling_clean_restart_of_all_three_brokers_loses_nothing(
     cluster: KafkaHandle, cluster_pipeline: Pipeline, cluster_db: AsyncEngine
 ) -> None:
     await settle(cluster)
-    stream = ReportStream(cluster_pipeline.url("intake"), rate_per_second=4)
+    stream = ReportStream(cluster_pipeline.url("intake"), rate_per_second=2)
     stream.start()
     try:
         for node in sorted(cluster.nodes):
-            await asyncio.sleep(3)
+            await asyncio.sleep(2)
             await asyncio.to_thread(cluster.terminate_node, node)
             await asyncio.to_thread(cluster.start_node, node)
             await settle(cluster)
             print(f"\nrolling restart: broker {node} stopped cleanly, restarted, back in sync")
-        await asyncio.sleep(3)
+        await asyncio.sleep(2)
     finally:
         await stream.stop()
     await judge("cluster rolling clean restart", stream, cluster_db, cluster_pipeline)
@@ -179,7 +179,7 @@ async def test_two_brokers_down_intake_answers_503_never_202_and_resumes_by_itse
     await settle(cluster)
     intake = cluster_pipeline.url("intake")
     tag = uuid.uuid4().hex[:6].upper()
-    stream = ReportStream(intake, rate_per_second=4)
+    stream = ReportStream(intake, rate_per_second=2)
     stream.start()
     try:
         await asyncio.sleep(5)
