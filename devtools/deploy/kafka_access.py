@@ -1,16 +1,15 @@
 """Which topics and consumer groups each service may use: the source of the chart's KafkaUser ACLs.
 
-Topic names come from shared/topics.py and group names from the services' own constants, so a renamed topic
-or group changes the ACLs with it. Consumer group names of the notifiers live here in one place
-(`notifier_group`): today each notifier also has one group per retry tier (`notifier-<kind>-retry-<N>s`), which
-the prefix ACL covers; after the rework to one group per notifier the prefix still holds (set
-`NOTIFIER_GROUP_PATTERN = "literal"` to forbid anything else).
+Topic names come from shared/topics.py and group names from the services' own constants (the notifier's from
+`services.notifier.app.group_id`: one group per recipient kind, reading its main topic and every retry tier), so a
+renamed topic or group changes the ACLs with it.
 """
 
 from dataclasses import dataclass
 from typing import Literal
 
 from services.escalator.app import GROUP_ID as ESCALATOR_GROUP
+from services.notifier.app import group_id as notifier_group
 from services.router.app import GROUP_ID as ROUTER_GROUP
 from shared.events.notification import RecipientKind
 from shared.topics import (
@@ -29,12 +28,8 @@ from shared.topics import (
 PatternType = Literal["literal", "prefix"]
 
 INTAKE_INBOUND_GROUP = "intake-inbound"
-NOTIFIER_GROUP_PATTERN: PatternType = "prefix"
-
-
-def notifier_group(kind: RecipientKind) -> str:
-    """The notifier of one kind consumes its main topic and its retry tiers in this group."""
-    return f"notifier-{kind.value}"
+# One consumer group per recipient kind (services/notifier/app.py: group_id), reading the main topic and every tier.
+NOTIFIER_GROUP_PATTERN: PatternType = "literal"
 
 
 @dataclass(frozen=True)

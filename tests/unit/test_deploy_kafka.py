@@ -31,28 +31,31 @@ def test_chart_topics_agree_with_topic_specs() -> None:
 
 
 def _recorded_subscriptions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, set[tuple[str, str]]]:
-    """Build each consuming service's app with subscribe_reliably recorded instead of called."""
+    """Build each consuming service's app and record every consumer it makes (topics, group), without Kafka."""
     from services.escalator import app as escalator_app
     from services.intake import app as intake_app
     from services.notifier import app as notifier_app
     from services.notifier.settings import NotifierSettings
     from services.router import app as router_app
+    from shared.stream.engine import StreamConsumer
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     seen: dict[str, set[tuple[str, str]]] = {}
+    current = [""]
+    original = StreamConsumer.__init__
 
-    def recorder(name: str) -> Any:
-        def record(_broker: object, topic: str, group_id: str, *_a: object, **_k: object) -> None:
-            seen.setdefault(name, set()).add((topic, group_id))
+    def record(self: StreamConsumer, name: str, topics: Any, group_id: str, *args: Any, **kwargs: Any) -> None:
+        topics = list(topics)
+        seen.setdefault(current[0], set()).update((topic, group_id) for topic in topics)
+        original(self, name, topics, group_id, *args, **kwargs)
 
-        return record
-
+    monkeypatch.setattr(StreamConsumer, "__init__", record)
     for name, module in (("intake", intake_app), ("router", router_app), ("escalator", escalator_app)):
-        monkeypatch.setattr(module, "subscribe_reliably", recorder(name))
+        current[0] = name
         module.create_app()
-    for kind in RecipientKind:
-        monkeypatch.setattr(notifier_app, "subscribe_reliably", recorder(f"notifier-{kind.value}"))
-        notifier_app.create_app(NotifierSettings(kind=kind))
+    for kind in RecipientKind:  # the chart runs one kind per notifier Deployment
+        current[0] = f"notifier-{kind.value}"
+        notifier_app.create_app(NotifierSettings(kinds=[kind]))
     return seen
 
 
