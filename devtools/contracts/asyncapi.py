@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from devtools.deploy.kafka_access import service_access
 from devtools.deploy.topics import REPLICATION_FACTOR
-from services.notifier.handler import NOT_BEFORE_HEADER, RETRIES_HEADER
+from services.notifier.handler import RETRIES_HEADER
 from shared.events import (
     AcknowledgementRecorded,
     CarelineReport,
@@ -24,6 +24,7 @@ from shared.events import (
     RoutingDecisionRecorded,
 )
 from shared.redrive import REDRIVE_HEADER
+from shared.stream.engine import NOT_BEFORE_HEADER
 from shared.topics import (
     ACKNOWLEDGEMENTS,
     CARELINE_INBOUND,
