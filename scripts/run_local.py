@@ -79,7 +79,15 @@ def main() -> int:
         flush=True,
     )
     database_url = os.environ.get("DATABASE_URL", f"sqlite+aiosqlite:///{work / 'careline.db'}")
-    pipeline = Pipeline(PipelineConfig(kafka.bootstrap_servers, database_url, work, ack_delay_seconds=2.0))
+    config = PipelineConfig(
+        kafka.bootstrap_servers,
+        database_url,
+        work,
+        ack_delay_seconds=2.0,
+        environment="local",
+        replication_factor=kafka.replication_factor,
+    )
+    pipeline = Pipeline(config)
     prometheus: subprocess.Popen[bytes] | None = None
     try:
         pipeline.start()

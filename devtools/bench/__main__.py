@@ -45,6 +45,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         database_url=postgres.url,
         work_dir=work,
         environment="test",
+        replication_factor=kafka.replication_factor,
         recipient_url=f"http://127.0.0.1:{receiver_port}",
     )
     pipeline = Pipeline(config)
