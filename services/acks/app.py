@@ -10,14 +10,15 @@ from pydantic import ValidationError
 
 from services.acks.metrics import ACKS, TIME_TO_ACK
 from services.acks.settings import AcksSettings
-from shared.acklinks import DEV_LINK_SECRET, AckLinkSettings, LinkInvalid, verify_token
+from shared.acklinks import AckLinkSettings, LinkInvalid, verify_token
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import AcknowledgementRecorded, AckRequest
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
+from shared.production_checks import enforce_startup_checks
 from shared.publishing import publish_event
-from shared.settings import DatabaseSettings, KafkaSettings, SecretsSettings
+from shared.settings import DatabaseSettings, KafkaSettings
 from shared.signing import SignatureInvalid, verify_signature
 from shared.store.acknowledging import AckInput, AckOutcome, record_ack, webhook_id_seen
 from shared.store.engine import make_engine, make_session_factory
@@ -35,14 +36,6 @@ def _refuse(status: int, error: str, outcome: str) -> JSONResponse:
     return JSONResponse({"error": error}, status_code=status)
 
 
-def _link_settings(environment: str) -> AckLinkSettings:
-    """Production refuses the development link secret: a known secret would let anyone acknowledge."""
-    links = AckLinkSettings()
-    if environment == "production" and links.secret.get_secret_value() == DEV_LINK_SECRET:
-        raise SystemExit("ACK_LINK_SECRET must be set in production")
-    return links
-
-
 def create_app(settings: AcksSettings | None = None) -> FastAPI:
     settings = settings or AcksSettings()
     kafka = KafkaSettings()
@@ -52,7 +45,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
     sessions = make_session_factory(engine)
     store = Store(sessions)
     endpoints = EndpointRegistry()
-    links = _link_settings(SecretsSettings().environment)
+    links = AckLinkSettings()  # refuses the committed secret in production
 
     app = broker_service_app("Careline DMST acknowledgements", connection, closing=[engine.dispose])
 
@@ -158,6 +151,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
+    enforce_startup_checks("acks")
     configure_logging("acks")
     settings = AcksSettings()
     serve(create_app(settings), settings.host, settings.port)

@@ -19,6 +19,7 @@ from shared.events import CarelineReport
 from shared.http import BrokerConnection, broker_service_app, validation_problem
 from shared.kafka import make_broker
 from shared.logging import configure_logging
+from shared.production_checks import enforce_startup_checks
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
@@ -122,6 +123,7 @@ def _unavailable(reason: str) -> JSONResponse:
 def main() -> None:
     from shared.http import serve
 
+    enforce_startup_checks("intake")
     configure_logging("intake")
     settings = IntakeSettings()
     serve(create_app(settings), settings.host, settings.port)
