@@ -5,6 +5,7 @@ chunked body is counted as it arrives and cut off at the first byte over. The ra
 per client identity (the authenticated client, else the peer address), answering 429 with Retry-After.
 """
 
+import asyncio
 import math
 import time
 from collections import OrderedDict
@@ -17,7 +18,20 @@ class BodyTooLarge(Exception):
     """The request body is over the cap; nothing past the cap was read."""
 
 
-async def read_body_capped(request: Request, max_bytes: int) -> bytes:
+class BodyTooSlow(Exception):
+    """The body did not arrive within the deadline (a slow client holding a connection open)."""
+
+
+async def read_body_capped(request: Request, max_bytes: int, timeout_seconds: float = 10.0) -> bytes:
+    """The body, or BodyTooLarge without reading past `max_bytes`, or BodyTooSlow after `timeout_seconds`."""
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            return await _read(request, max_bytes)
+    except TimeoutError:
+        raise BodyTooSlow(f"body not received within {timeout_seconds:g}s") from None
+
+
+async def _read(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():

@@ -22,7 +22,7 @@ from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.production_checks import enforce_startup_checks
 from shared.publishing import publish_event
-from shared.request_limits import BodyTooLarge, read_body_capped
+from shared.request_limits import BodyTooLarge, BodyTooSlow, read_body_capped
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.signing import SignatureInvalid, verify_signature
 from shared.store.acknowledging import AckInput, AckOutcome, record_ack, webhook_id_seen
@@ -122,6 +122,8 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
             body = await read_body_capped(request, settings.max_body_bytes)
         except BodyTooLarge:
             return _refuse(413, f"body over {settings.max_body_bytes} bytes", "too_large")
+        except BodyTooSlow as exc:
+            return _refuse(408, str(exc), "too_slow")
         try:
             ack = AckRequest.model_validate_json(body)
         except ValidationError as exc:
@@ -175,6 +177,8 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
             form = parse_qs((await read_body_capped(request, 4096)).decode("ascii", "replace"))
         except BodyTooLarge:
             return _refuse(413, "form over 4096 bytes", "too_large")
+        except BodyTooSlow as exc:
+            return _refuse(408, str(exc), "too_slow")
         if not hmac.compare_digest(form.get("token", [""])[0], token):
             return _refuse(403, "the confirmation form's token does not match the link", "link_invalid")
         claim = _claim(token)
