@@ -133,7 +133,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
             secrets = endpoints.get(ack.agency_id).ack_secrets
             verify_signature(secrets, body, dict(request.headers))
         except (SignatureInvalid, EndpointNotConfigured) as exc:
-            log.warning("ack_refused_bad_signature", agency_id=ack.agency_id, problem=str(exc))
+            log.warning("ack_refused_bad_signature", agency_id=ack.agency_id, error_type=type(exc).__name__)
             return _refuse(401, BAD_SIGNATURE, "bad_signature")  # the same answer for an unknown agency
         notification = await store.notification(ack.notification_id)
         if notification is None or notification.agency_id != ack.agency_id:
@@ -153,7 +153,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
             return verify_token(links.secret.get_secret_value(), token)
         except LinkInvalid as exc:
             expired = str(exc) == "link expired"
-            log.warning("ack_link_refused", problem=str(exc))
+            log.warning("ack_link_refused", problem="link_expired" if expired else "link_invalid")
             return _refuse(410 if expired else 403, str(exc), "link_expired" if expired else "link_invalid")
 
     @app.get("/v1/acks/link/{token}", response_model=None)
@@ -171,7 +171,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
         cannot know it) and the browser must say the request is same-origin (Origin / Sec-Fetch-Site)."""
         cross_site = cross_site_problem(request, links.base_url)
         if cross_site:
-            log.warning("ack_link_refused_cross_site", problem=cross_site)
+            log.warning("ack_link_refused_cross_site", problem="cross_site")
             return _refuse(403, cross_site, "link_cross_site")
         try:
             form = parse_qs((await read_body_capped(request, 4096)).decode("ascii", "replace"))
