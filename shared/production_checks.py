@@ -10,7 +10,8 @@ service exits:
 - an agency webhook URL that is not https;
 - topics replicated fewer than 3 times;
 - a secret with fewer than 24 random bytes;
-- one secret used by two agencies, or for two purposes (webhook vs acknowledgement vs link).
+- one secret used by two agencies, or for two purposes (webhook vs acknowledgement vs link);
+- no (or an unusable) ENVELOPE_KEYS keyring: report payloads would sit on Kafka in the clear.
 """
 
 import base64
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import ValidationError
 
+from shared.envelope import EnvelopeSettings, Keyring, KeyringInvalid
 from shared.settings import (
     ConfigurationRefused,
     DatabaseSettings,
@@ -140,6 +142,7 @@ def production_problems(
     database_url: str | None = None,
     secrets: SecretsSettings | None = None,
     link_secret: str | None = None,
+    envelope: EnvelopeSettings | None = None,
 ) -> list[str]:
     """Everything wrong with this configuration for production, each naming its setting."""
     from shared.acklinks import DEV_LINK_SECRET, AckLinkSettings
@@ -153,6 +156,11 @@ def production_problems(
     else:
         found, file_problems = agency_secrets(secrets.agency_config_file)
         problems += file_problems
+    try:
+        if Keyring.from_settings(envelope) is None:
+            problems.append("ENVELOPE_KEYS: required in production (report payloads are sealed on Kafka)")
+    except KeyringInvalid as exc:
+        problems.append(str(exc))
     if secrets.dev_secret_seed.get_secret_value() != DEV_SEED:
         problems.append("DEV_SECRET_SEED: must not be set in production")
     if link_secret is None:

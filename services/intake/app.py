@@ -23,6 +23,7 @@ from services.intake.settings import READ_SCOPE, WRITE_SCOPE, IntakeSettings
 from services.intake.status import public_step, report_status
 from shared.api_docs import hide_docs_in_production
 from shared.consuming import consume
+from shared.envelope import Keyring
 from shared.events import CarelineReport
 from shared.http import BrokerConnection, broker_service_app, validation_problem
 from shared.kafka import make_broker
@@ -51,10 +52,11 @@ def create_app(
     environment = current_environment()
     auth = IntakeAuth(settings, environment, fetch_jwks)
     limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+    keyring = Keyring.from_settings()
     broker = make_broker("intake", kafka)
     connection = BrokerConnection(broker)
     if settings.consume_inbound_topic:
-        consume(connection, [CARELINE_INBOUND], "intake-inbound", make_inbound_processor(broker, kafka))
+        consume(connection, [CARELINE_INBOUND], "intake-inbound", make_inbound_processor(broker, kafka, keyring))
     engine = make_engine(DatabaseSettings().database_url)
     sessions = make_session_factory(engine)
     store = Store(sessions)
@@ -134,7 +136,7 @@ def create_app(
             what = "retry shortly" if outcome.in_flight else "a correction is a new report id (or an amendment)"
             return JSONResponse({"error": outcome.reason, "what_to_do": what}, status_code=409, headers=headers)
         try:
-            event = await publish_report(broker, report, kafka.publish_timeout_seconds)
+            event = await publish_report(broker, report, kafka.publish_timeout_seconds, keyring)
         except KafkaUnavailable as exc:
             await release(sessions, report_id)
             INTAKE_REQUESTS.labels("http", "unavailable").inc()

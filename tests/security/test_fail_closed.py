@@ -1,6 +1,7 @@
 """Fail closed: no ENVIRONMENT, no start; production refuses every development or weak setting, by name."""
 
 import base64
+import json
 import os
 import secrets
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from shared.acklinks import DEV_LINK_SECRET, AckLinkSettings, DevLinkSecretRefused, link_for
+from shared.envelope import EnvelopeSettings, new_key
 from shared.production_checks import DEV_SEED, production_problems
 from shared.settings import REPO_ROOT, ConfigurationRefused, KafkaSettings, SecretsSettings, current_environment
 from shared.signing import derive_dev_secret
@@ -78,6 +80,7 @@ def _agencies(tmp_path: Path, agencies: dict[str, dict[str, object]]) -> Path:
 
 
 GOOD_KAFKA = KafkaSettings(security_protocol="SASL_SSL", topic_replication_factor=3)
+GOOD_ENVELOPE = EnvelopeSettings(keys=json.dumps({"2026-12": new_key()}), current_key_id="2026-12")
 GOOD_DB = "postgresql+asyncpg://careline@db.example.org/careline?ssl=verify-full"
 
 
@@ -103,8 +106,9 @@ def test_a_clean_production_configuration_passes(tmp_path: Path, monkeypatch: py
         database_url=GOOD_DB,
         secrets=SecretsSettings(agency_config_file=config),
         link_secret=secrets.token_urlsafe(32),
+        envelope=GOOD_ENVELOPE,
     )
-    tried("production_problems(TLS Kafka RF 3, TLS PostgreSQL, https, fresh secrets)", problems)
+    tried("production_problems(TLS Kafka RF 3, TLS PostgreSQL, https, fresh secrets, keyring)", problems)
     assert problems == []
 
 
@@ -125,6 +129,8 @@ def test_a_clean_production_configuration_passes(tmp_path: Path, monkeypatch: py
         ("dev_link", "ACK_LINK_SECRET: the committed development secret"),
         ("short_link", "ACK_LINK_SECRET: secret has 5 bytes"),
         ("dev_seed", "DEV_SECRET_SEED: must not be set in production"),
+        ("no_keyring", "ENVELOPE_KEYS: required in production"),
+        ("short_key", "ENVELOPE_KEYS['k1'] has 16 bytes; AES-256 needs 32"),
     ],
 )
 def test_each_production_refusal_names_the_setting(
@@ -133,7 +139,7 @@ def test_each_production_refusal_names_the_setting(
     monkeypatch.setenv("ENVIRONMENT", "production")
     a_webhook, a_ack, b_webhook, link = _secret(), _secret(), _secret(), secrets.token_urlsafe(32)
     url = "https://a.example.org/h"
-    kafka, db, seed = GOOD_KAFKA, GOOD_DB, DEV_SEED
+    kafka, db, seed, envelope = GOOD_KAFKA, GOOD_DB, DEV_SEED, GOOD_ENVELOPE
     if case == "plaintext_kafka":
         kafka = KafkaSettings(security_protocol="SASL_PLAINTEXT", topic_replication_factor=3)
     elif case == "replication_2":
@@ -162,6 +168,10 @@ def test_each_production_refusal_names_the_setting(
         link = "abcde"
     elif case == "dev_seed":
         seed = "someone-set-a-seed"
+    elif case == "no_keyring":
+        envelope = EnvelopeSettings()
+    elif case == "short_key":
+        envelope = EnvelopeSettings(keys=json.dumps({"k1": base64.b64encode(b"k" * 16).decode()}))
     config = _agencies(
         tmp_path,
         {
@@ -178,6 +188,7 @@ def test_each_production_refusal_names_the_setting(
         database_url=db,
         secrets=SecretsSettings(agency_config_file=config, dev_secret_seed=seed),
         link_secret=link,
+        envelope=envelope,
     )
     tried(f"production_problems with {case}", problems)
     assert any(expected in p for p in problems), problems
