@@ -34,7 +34,8 @@ async def test_timeline_lists_every_step_in_order_and_exports_as_csv(pipeline: P
         assert (await client.get(f"{intake}/v1/reports/CL-NOPE-0000/timeline")).status_code == 404
         status = (await client.get(f"{intake}/v1/reports/{rid}")).json()
     events = [s["event"] for s in steps]
-    assert events[:3] == ["received", "accepted", "routed"]
+    # "submitted": which client posted it, recorded at the instant it was accepted (issue 12)
+    assert events[:4] == ["received", "accepted", "submitted", "routed"]
     assert [s["at"] for s in steps] == sorted(s["at"] for s in steps)
     for event in ("notification_created", "delivery_attempt", "delivered", "acknowledged", "deadline_met"):
         assert events.count(event) >= want, event
