@@ -76,7 +76,7 @@ def verify_token(secret: str, token: str, now: datetime | None = None) -> LinkCl
         raise LinkInvalid("malformed link")
     notification_id, agency_id, expiry_text, mac = parts
     expected = _mac(secret, notification_id, agency_id, int(expiry_text))
-    if not hmac.compare_digest(expected, mac):
+    if not hmac.compare_digest(expected.encode(), mac.encode()):  # bytes: any text in a link is just wrong
         raise LinkInvalid("link signature not valid")
     expires_at = datetime.fromtimestamp(int(expiry_text), UTC)
     if (now or datetime.now(UTC)) > expires_at:

@@ -15,6 +15,7 @@ from services.acks.confirmation import LINK_PAGE_HEADERS, confirmation_page, cro
 from services.acks.metrics import ACKS, TIME_TO_ACK
 from services.acks.settings import AcksSettings
 from shared.acklinks import AckLinkSettings, LinkClaim, LinkInvalid, verify_token
+from shared.api_docs import hide_docs_in_production, json_body
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import AcknowledgementRecorded, AckRequest
 from shared.http import BrokerConnection, broker_service_app, serve
@@ -23,7 +24,7 @@ from shared.logging import configure_logging
 from shared.production_checks import enforce_startup_checks
 from shared.publishing import publish_event
 from shared.request_limits import BodyTooLarge, BodyTooSlow, read_body_capped
-from shared.settings import DatabaseSettings, KafkaSettings
+from shared.settings import DatabaseSettings, KafkaSettings, current_environment
 from shared.signing import SignatureInvalid, verify_signature
 from shared.store.acknowledging import AckInput, AckOutcome, record_ack, webhook_id_seen
 from shared.store.engine import make_engine, make_session_factory
@@ -64,6 +65,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
     links = AckLinkSettings()  # refuses the committed secret in production
 
     app = broker_service_app("Careline DMST acknowledgements", connection, closing=[engine.dispose])
+    hide_docs_in_production(app, current_environment())
 
     async def record(notification: NotificationRecord, *, by: str, webhook_id: str, channel: str) -> JSONResponse:
         """Publish first (the event must exist before the ack is final), then record in one transaction."""
@@ -114,7 +116,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
         )
         return JSONResponse({"status": "recorded", "acknowledged_at": now.isoformat()})
 
-    @app.post("/v1/acks")
+    @app.post("/v1/acks", openapi_extra=json_body(AckRequest))
     async def acknowledge(request: Request) -> JSONResponse:
         """Signature first (the agency named in the body, its own ack secrets), only then the lookup: an unsigned
         caller learns nothing about which notifications exist. The free-text `note` is accepted but not stored."""
@@ -179,7 +181,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
             return _refuse(413, "form over 4096 bytes", "too_large")
         except BodyTooSlow as exc:
             return _refuse(408, str(exc), "too_slow")
-        if not hmac.compare_digest(form.get("token", [""])[0], token):
+        if not hmac.compare_digest(form.get("token", [""])[0].encode(), token.encode()):
             return _refuse(403, "the confirmation form's token does not match the link", "link_invalid")
         claim = _claim(token)
         if isinstance(claim, JSONResponse):

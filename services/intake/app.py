@@ -21,7 +21,7 @@ from services.intake.metrics import INTAKE_LATENCY, INTAKE_REQUESTS
 from services.intake.publishing import KafkaUnavailable, publish_report
 from services.intake.settings import READ_SCOPE, WRITE_SCOPE, IntakeSettings
 from services.intake.status import public_step, report_status
-from shared.api_docs import hide_docs_in_production
+from shared.api_docs import hide_docs_in_production, json_body
 from shared.consuming import consume
 from shared.envelope import Keyring
 from shared.events import CarelineReport
@@ -81,7 +81,7 @@ def create_app(
             )
         return client
 
-    @app.post("/v1/reports", status_code=202)
+    @app.post("/v1/reports", status_code=202, openapi_extra=json_body(CarelineReport))
     async def submit_report(request: Request) -> JSONResponse:
         """Accept one report. `Idempotency-Key` (optional) and the report id make retries safe: the same
         report again is answered as the first time, other content under the same id or key is a 409."""
