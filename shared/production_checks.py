@@ -19,6 +19,7 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import ValidationError
@@ -136,6 +137,10 @@ def agency_secrets(path: Path) -> tuple[list[Secret], list[str]]:
     return found, []
 
 
+Uses = Iterable[Literal["agencies", "links", "envelope"]]
+EVERYTHING: tuple[Literal["agencies", "links", "envelope"], ...] = ("agencies", "links", "envelope")
+
+
 def production_problems(
     *,
     kafka: KafkaSettings | None = None,
@@ -143,47 +148,53 @@ def production_problems(
     secrets: SecretsSettings | None = None,
     link_secret: str | None = None,
     envelope: EnvelopeSettings | None = None,
+    uses: Uses = EVERYTHING,
 ) -> list[str]:
-    """Everything wrong with this configuration for production, each naming its setting."""
+    """Everything wrong with this configuration for production, each naming its setting. `uses` says which
+    secrets the service holds (a service is never asked for secrets it has no use for: least privilege)."""
     from shared.acklinks import DEV_LINK_SECRET, AckLinkSettings
 
+    used = set(uses)
     kafka = kafka or KafkaSettings()
     secrets = secrets or SecretsSettings()
     problems = kafka_problems(kafka) + database_problems(database_url or DatabaseSettings().database_url)
     found: list[Secret] = []
-    if secrets.agency_config_file is None:
-        problems.append("AGENCY_CONFIG_FILE: required in production (no agency may use derived secrets)")
-    else:
-        found, file_problems = agency_secrets(secrets.agency_config_file)
-        problems += file_problems
-    try:
-        if Keyring.from_settings(envelope) is None:
-            problems.append("ENVELOPE_KEYS: required in production (report payloads are sealed on Kafka)")
-    except KeyringInvalid as exc:
-        problems.append(str(exc))
+    if "agencies" in used:
+        if secrets.agency_config_file is None:
+            problems.append("AGENCY_CONFIG_FILE: required in production (no agency may use derived secrets)")
+        else:
+            found, file_problems = agency_secrets(secrets.agency_config_file)
+            problems += file_problems
+    if "envelope" in used:
+        try:
+            if Keyring.from_settings(envelope) is None:
+                problems.append("ENVELOPE_KEYS: required in production (report payloads are sealed on Kafka)")
+        except KeyringInvalid as exc:
+            problems.append(str(exc))
     if secrets.dev_secret_seed.get_secret_value() != DEV_SEED:
         problems.append("DEV_SECRET_SEED: must not be set in production")
-    if link_secret is None:
-        try:
-            link_secret = AckLinkSettings().secret.get_secret_value()
-        except ValidationError:  # AckLinkSettings itself refuses the development secret in production
-            link_secret = DEV_LINK_SECRET
-    if link_secret == DEV_LINK_SECRET:
-        problems.append("ACK_LINK_SECRET: the committed development secret; set a random one")
-    else:
-        found.append(Secret("ACK_LINK_SECRET", "link", "link", link_secret))
+    if "links" in used:
+        if link_secret is None:
+            try:
+                link_secret = AckLinkSettings().secret.get_secret_value()
+            except ValidationError:  # AckLinkSettings itself refuses the development secret in production
+                link_secret = DEV_LINK_SECRET
+        if link_secret == DEV_LINK_SECRET:
+            problems.append("ACK_LINK_SECRET: the committed development secret; set a random one")
+        else:
+            found.append(Secret("ACK_LINK_SECRET", "link", "link", link_secret))
     return problems + secret_problems(found)
 
 
 def enforce_startup_checks(
-    service: str, *, allowed: Iterable[Environment] = ("local", "test", "production")
+    service: str, *, allowed: Iterable[Environment] = ("local", "test", "production"), uses: Uses = EVERYTHING
 ) -> Environment:
     """Call first in every service's main(): exits (naming each setting) rather than start fail-open."""
     environment = current_environment()
     if environment not in tuple(allowed):
         raise ConfigurationRefused(f"{service} refuses ENVIRONMENT={environment}: it is for local runs and tests only")
     if environment == "production":
-        problems = production_problems()
+        problems = production_problems(uses=uses)
         if problems:
             listing = "\n  - ".join(problems)
             raise ConfigurationRefused(f"{service} refuses to start in production:\n  - {listing}")

@@ -197,7 +197,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    enforce_startup_checks("acks")
+    enforce_startup_checks("acks", uses=("agencies", "links"))
     configure_logging("acks")
     settings = AcksSettings()
     serve(create_app(settings), settings.host, settings.port)

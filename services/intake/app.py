@@ -241,7 +241,7 @@ def _unavailable(reason: str) -> JSONResponse:
 
 
 def main() -> None:
-    enforce_startup_checks("intake")
+    enforce_startup_checks("intake", uses=("envelope",))
     configure_logging("intake")
     settings = IntakeSettings()
     # shared.http.serve plus the limits an agency-facing API needs (concurrency, keep-alive, header size).

@@ -59,17 +59,20 @@ def test_recipient_simulator_refuses_production() -> None:
     assert "recipient-sim refuses ENVIRONMENT=production" in result.stderr
 
 
-def test_production_start_lists_every_refusal_by_setting() -> None:
-    result = _run_service("services.intake", {"ENVIRONMENT": "production", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"})
-    tried("python -m services.intake, ENVIRONMENT=production with development defaults", result.stderr[-900:])
+@pytest.mark.parametrize(
+    ("module", "settings"),
+    [
+        ("services.intake", ("KAFKA_SECURITY_PROTOCOL=PLAINTEXT", "KAFKA_TOPIC_REPLICATION_FACTOR", "DATABASE_URL",
+                             "ENVELOPE_KEYS")),
+        ("services.acks", ("KAFKA_SECURITY_PROTOCOL=PLAINTEXT", "KAFKA_TOPIC_REPLICATION_FACTOR", "DATABASE_URL",
+                           "AGENCY_CONFIG_FILE", "ACK_LINK_SECRET")),
+    ],
+)  # fmt: skip
+def test_production_start_lists_every_refusal_by_setting(module: str, settings: tuple[str, ...]) -> None:
+    result = _run_service(module, {"ENVIRONMENT": "production", "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"})
+    tried(f"python -m {module}, ENVIRONMENT=production with development defaults", result.stderr[-900:])
     assert result.returncode != 0
-    for setting in (
-        "KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
-        "KAFKA_TOPIC_REPLICATION_FACTOR",
-        "DATABASE_URL",
-        "AGENCY_CONFIG_FILE",
-        "ACK_LINK_SECRET",
-    ):
+    for setting in settings:
         assert setting in result.stderr
 
 
