@@ -9,7 +9,7 @@ flight (or one that failed and is being retried). Nothing personal is stored: id
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
@@ -75,7 +75,10 @@ async def claim(
     client_id: str,
     idempotency_key: str | None,
     now: datetime,
+    stale_after: timedelta = timedelta(seconds=60),
 ) -> Outcome:
+    """Claimed (publish now), Replay (answer as before) or Conflict (409). A claim older than `stale_after`
+    that never got its answer belonged to a process that died; a retry with the same content takes it over."""
     async with sessions() as session, session.begin():
         if idempotency_key is not None:
             by_key = await session.scalar(
@@ -100,6 +103,23 @@ async def claim(
         existing = await session.get(IntakeSubmissionRecord, report_id)
         if existing is None:  # the key was taken by another report in a race
             return Conflict("Idempotency-Key already used for another report")
+        if (
+            existing.state == PENDING
+            and existing.content_sha256 == content_sha256
+            and existing.created_at < now - stale_after
+        ):
+            # The request that claimed it died between claim and answer (a crash): the retry takes over.
+            taken = await session.execute(
+                update(IntakeSubmissionRecord)
+                .where(
+                    IntakeSubmissionRecord.report_id == report_id,
+                    IntakeSubmissionRecord.state == PENDING,
+                    IntakeSubmissionRecord.created_at == existing.created_at,
+                )
+                .values(created_at=now)
+            )
+            if getattr(taken, "rowcount", 0):
+                return Claimed()
         return _judge(existing, report_id, content_sha256)
 
 
