@@ -223,9 +223,8 @@ async def test_silent_recipient_is_renotified_then_escalated_and_its_deadline_mi
     assert "Reporter-" not in text and "Alleged-" not in text and "Synthetic narrative" not in text
     print(f"\nTimeline of {report_id}:")
     for s in timeline:
-        print(
-            f"  {s['at'][11:23]}  {s['event']:<21} {s['actor']:<20} {s['agency_id'] or '':<20} "
-            f"{(s['notification_id'] or '')[:12]:<12} {s['detail'] or ''}"
+        print(  # intake serves ids, events and times only (issue 12): no actor, no detail
+            f"  {s['at'][11:23]}  {s['event']:<21} {s['agency_id'] or '':<20} {(s['notification_id'] or '')[:12]:<12}"
         )
 
 
