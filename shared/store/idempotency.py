@@ -97,8 +97,7 @@ async def claim(
             "state": PENDING,
             "created_at": now,
         }
-        written = await session.execute(insert_ignore(session, IntakeSubmissionRecord, [row]))
-        if getattr(written, "rowcount", 0):
+        if await insert_ignore(session, IntakeSubmissionRecord, [row]):
             return Claimed()
         existing = await session.get(IntakeSubmissionRecord, report_id)
         if existing is None:  # the key was taken by another report in a race

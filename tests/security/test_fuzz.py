@@ -67,7 +67,7 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
-    elif isinstance(value, str) and len(value.strip()) >= 6:
+    elif isinstance(value, str) and len(value.strip()) >= 12:  # shorter ones collide with our own words
         yield value
 
 
