@@ -11,8 +11,10 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import current_environment
 
 DEV_LINK_SECRET = "local-development-ack-link-secret"  # noqa: S105 (refused in production)
 
@@ -24,6 +26,24 @@ class AckLinkSettings(BaseSettings):
 
     secret: SecretStr = SecretStr(DEV_LINK_SECRET)
     base_url: str = "http://127.0.0.1:8084"
+
+    @model_validator(mode="after")
+    def _no_known_secret_in_production(self) -> "AckLinkSettings":
+        """Loaded by the router and escalator (mint) and acks (verify): all refuse the committed secret."""
+        refuse_dev_secret_in_production(self.secret.get_secret_value())
+        return self
+
+
+class DevLinkSecretRefused(ValueError):
+    """ACK_LINK_SECRET is the committed development secret and ENVIRONMENT is production."""
+
+
+def refuse_dev_secret_in_production(secret: str) -> None:
+    if secret == DEV_LINK_SECRET and current_environment() == "production":
+        raise DevLinkSecretRefused(
+            "ACK_LINK_SECRET is the committed development secret: anyone could forge acknowledgements; "
+            "set a random secret of at least 24 bytes"
+        )
 
 
 class LinkInvalid(Exception):
@@ -56,7 +76,7 @@ def verify_token(secret: str, token: str, now: datetime | None = None) -> LinkCl
         raise LinkInvalid("malformed link")
     notification_id, agency_id, expiry_text, mac = parts
     expected = _mac(secret, notification_id, agency_id, int(expiry_text))
-    if not hmac.compare_digest(expected, mac):
+    if not hmac.compare_digest(expected.encode(), mac.encode()):  # bytes: any text in a link is just wrong
         raise LinkInvalid("link signature not valid")
     expires_at = datetime.fromtimestamp(int(expiry_text), UTC)
     if (now or datetime.now(UTC)) > expires_at:
@@ -65,5 +85,6 @@ def verify_token(secret: str, token: str, now: datetime | None = None) -> LinkCl
 
 
 def link_for(settings: AckLinkSettings, notification_id: str, agency_id: str, expires_at: datetime) -> str:
+    refuse_dev_secret_in_production(settings.secret.get_secret_value())  # also when settings were constructed
     token = make_token(settings.secret.get_secret_value(), notification_id, agency_id, expires_at)
     return f"{settings.base_url.rstrip('/')}/v1/acks/link/{token}"

@@ -16,6 +16,13 @@ from devtools.infra.kafka_runtime import KafkaHandle, provide_kafka
 from devtools.infra.ports import MissingPrerequisite
 from devtools.infra.postgres_runtime import PostgresHandle, provide_postgres
 
+# Fail closed (shared/settings.py): no service starts without ENVIRONMENT; the suites say so explicitly.
+os.environ["ENVIRONMENT"] = "test"
+# The recipient simulator and the test servers listen on 127.0.0.1 (shared/egress.py refuses loopback otherwise).
+os.environ["EGRESS_ALLOW_LOOPBACK"] = "true"
+# Intake without OAuth (allowed in local/test only); tests/security runs intake with real tokens.
+os.environ["INTAKE_AUTH"] = "none"
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.store.models import AcknowledgementRecord, AuditEventRecord
+from shared.store.models import AuditEventRecord
 
 ESCALATION_EVENTS = ("renotified", "escalated", "deadline_missed", "deadline_met")
 
@@ -39,14 +39,7 @@ async def with_clocks(
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     window = (settings or ClockSettings()).at_risk_minutes
-    ids = [r["notification_id"] for r in status["recipients"]]
     async with sessions() as session:
-        acks = {
-            a.notification_id: a
-            for a in await session.scalars(
-                select(AcknowledgementRecord).where(AcknowledgementRecord.notification_id.in_(ids))
-            )
-        }
         steps = list(
             await session.scalars(
                 select(AuditEventRecord)
@@ -61,13 +54,11 @@ async def with_clocks(
         deadline = datetime.fromisoformat(r["deadline_at"])
         acked = datetime.fromisoformat(r["acknowledged_at"]) if r["acknowledged_at"] else None
         state = clock_state(deadline, acked, now, window)
-        ack = acks.get(r["notification_id"])
         r["escalation_notice"] = r["notification_id"].startswith("esc_")
         r["clock"] = state
         r["at_risk"] = state == "at_risk"
         r["deadline_missed"] = state == "missed"
         r["seconds_to_deadline"] = round((deadline - now).total_seconds(), 1)
-        r["acknowledged_by"] = ack.acknowledged_by if ack else None
         r["escalations"] = [
             {"event": s.event, "at": s.occurred_at.isoformat(), "agency_id": s.agency_id}
             for s in steps

@@ -1,4 +1,10 @@
+from typing import Literal
+
+from pydantic import PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WRITE_SCOPE = "reports:write"
+READ_SCOPE = "reports:read"
 
 
 class IntakeSettings(BaseSettings):
@@ -9,3 +15,16 @@ class IntakeSettings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8081"
     max_body_bytes: int = 256 * 1024
     consume_inbound_topic: bool = True
+    # OAuth 2.0 client credentials (services/intake/auth.py); "none" only with ENVIRONMENT=local or test.
+    auth: Literal["oidc", "none"] = "oidc"
+    auth_issuer: str | None = None
+    auth_audience: str = "careline-intake"
+    auth_jwks_url: str | None = None  # default: the issuer's discovery document names it
+    # Limits (OWASP API4): per client, a token bucket; the server's own concurrency and timeouts.
+    rate_per_second: PositiveFloat = 20.0
+    rate_burst: PositiveInt = 100
+    limit_concurrency: PositiveInt = 64
+    body_timeout_seconds: PositiveFloat = 10.0
+    keep_alive_seconds: PositiveInt = 5
+    received_at_max_future_minutes: PositiveFloat = 5.0
+    received_at_max_age_days: PositiveInt = 731

@@ -1,9 +1,13 @@
-"""GET /v1/reports/{id}: where each recipient's notification stands, ids and times only."""
+"""GET /v1/reports/{id} and its timeline: where each recipient's notification stands, ids, states and times only.
+
+No agency names, no routing reasons, no actors: a reason may once have carried input text, and who
+acknowledged (a badge, a name) is the recipient's business (issue 12)."""
 
 from datetime import datetime
 from typing import Any
 
 from shared.store.repository import Store
+from shared.store.timeline import TimelineStep
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -27,8 +31,6 @@ async def report_status(store: Store, report_id: str) -> dict[str, Any] | None:
                 "notification_id": n.notification_id,
                 "recipient_kind": n.recipient_kind,
                 "agency_id": n.agency_id,
-                "agency": n.agency_name,
-                "reason": n.reason,
                 "fallback": n.fallback,
                 "state": n.state,
                 "attempts": n.attempts,
@@ -38,4 +40,16 @@ async def report_status(store: Store, report_id: str) -> dict[str, Any] | None:
             }
             for n in notifications
         ],
+    }
+
+
+def public_step(step: TimelineStep) -> dict[str, str | None]:
+    """A timeline step as intake serves it: no actor, no free-form detail."""
+    return {
+        "at": step.at.isoformat(),
+        "event": step.event,
+        "report_id": step.report_id,
+        "notification_id": step.notification_id,
+        "agency_id": step.agency_id,
+        "recipient_kind": step.recipient_kind,
     }

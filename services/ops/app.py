@@ -20,6 +20,7 @@ from services.ops.lag import LagReader, LagTracker
 from services.ops.oidc import install_oidc
 from services.ops.page import dashboard_page, report_page, static_file
 from services.ops.queries import STATES, Due, ListFilter, ListView, OpsQueries
+from services.ops.security import BrowserSecurity
 from services.ops.settings import OpsSettings
 from services.ops.snapshot import build_snapshot, keep_gauges_fresh
 from shared.http import add_common_routes, serve
@@ -60,6 +61,7 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
         await engine.dispose()
 
     app = FastAPI(title="Careline DMST ops", lifespan=lifespan)
+    app.add_middleware(BrowserSecurity, public_urls=[settings.oidc_public_url], inline_script_hashes=True)
     add_common_routes(app, lambda: True)
     authenticate = Authenticator(
         settings.username,

@@ -17,6 +17,7 @@ from services.recipient_sim.settings import SimulatorSettings
 from shared.directory.endpoints import EndpointRegistry
 from shared.http import add_common_routes, serve
 from shared.logging import configure_logging
+from shared.production_checks import enforce_startup_checks
 from shared.signing import SignatureInvalid, sign_headers, verify_signature
 
 log = structlog.get_logger(__name__)
@@ -131,6 +132,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
+    enforce_startup_checks("recipient-sim", allowed=("local", "test"))  # a stand-in: never in production
     configure_logging("recipient-sim")
     settings = SimulatorSettings()
     serve(create_app(settings), settings.host, settings.port, graceful_seconds=2)  # it may be "timing out"

@@ -2,6 +2,9 @@
 
 Deployments give a YAML file (AGENCY_CONFIG_FILE) that is never committed. Local and test runs derive
 per-agency secrets from a seed and point every agency at the recipient simulator.
+
+Every configured webhook URL is checked at load (shared/egress.py: https only in production, no literal
+private, loopback or metadata address); the egress client checks each resolved address again at connect time.
 """
 
 from dataclasses import dataclass
@@ -10,7 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, HttpUrl
 
-from shared.settings import SecretsSettings
+from shared.egress import EgressRefused, EgressSettings, check_url
+from shared.settings import Environment, SecretsSettings
 from shared.signing import derive_dev_secret
 
 
@@ -41,7 +45,14 @@ class EndpointRegistry:
         self._settings = settings or SecretsSettings()
         self._configured: dict[str, AgencyEndpoint] = {}
         if self._settings.agency_config_file:
-            self._configured = _load(self._settings.agency_config_file)
+            self._configured = load_endpoints(
+                self._settings.agency_config_file, environment=self._environment(), egress=EgressSettings()
+            )
+
+    def _environment(self) -> Environment:
+        environment = self._settings.environment
+        assert environment is not None  # SecretsSettings refuses a missing ENVIRONMENT
+        return environment
 
     def get(self, agency_id: str) -> AgencyEndpoint:
         if agency_id in self._configured:
@@ -57,8 +68,17 @@ class EndpointRegistry:
         )
 
 
-def _load(path: Path) -> dict[str, AgencyEndpoint]:
+def load_endpoints(
+    path: Path, *, environment: Environment, egress: EgressSettings | None = None
+) -> dict[str, AgencyEndpoint]:
+    """Parse AGENCY_CONFIG_FILE; ValueError naming the agency when a webhook URL is not allowed."""
     parsed = _EndpointsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    allow_loopback = (egress or EgressSettings()).allow_loopback and environment != "production"
+    for agency_id, cfg in parsed.agencies.items():
+        try:
+            check_url(str(cfg.webhook_url), environment=environment, allow_loopback=allow_loopback)
+        except EgressRefused as exc:
+            raise ValueError(f"agencies.{agency_id}.webhook_url refused: {exc}") from None
     return {
         agency_id: AgencyEndpoint(agency_id, str(cfg.webhook_url), tuple(cfg.webhook_secrets), tuple(cfg.ack_secrets))
         for agency_id, cfg in parsed.agencies.items()

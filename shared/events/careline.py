@@ -6,13 +6,14 @@ whose policy allows each field; it is never logged and never stored in the datab
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
 from shared.events.base import Event
 
 REPORT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$"
+ShortText = Annotated[str, Field(max_length=200)]  # every list item has a length cap too (OWASP API4)
 
 
 class Classification(StrEnum):
@@ -36,7 +37,7 @@ class Child(Event):
 
 class AllegedTrafficker(Event):
     name: str | None = Field(default=None, max_length=200)
-    identifiers: list[str] = Field(default_factory=list, max_length=20)
+    identifiers: list[ShortText] = Field(default_factory=list, max_length=20)
     relationship_to_child: str | None = Field(default=None, max_length=100)
 
 
@@ -58,9 +59,9 @@ class CarelineReport(Event):
     child: Child
     missing_or_runaway: bool
     residence_town: str = Field(min_length=2, max_length=80)
-    occurrence_towns: list[str] = Field(default_factory=list, max_length=20)
+    occurrence_towns: list[Annotated[str, Field(max_length=80)]] = Field(default_factory=list, max_length=20)
     alleged_traffickers: list[AllegedTrafficker] = Field(default_factory=list, max_length=20)
-    online_platforms: list[str] = Field(default_factory=list, max_length=20)
+    online_platforms: list[ShortText] = Field(default_factory=list, max_length=20)
     trafficking_indicators: str | None = Field(default=None, max_length=4000)
     other_children_at_risk: bool = False
     narrative: str = Field(min_length=1, max_length=20000)

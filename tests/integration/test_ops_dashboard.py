@@ -47,7 +47,8 @@ async def test_dashboard_state_shows_health_lag_and_a_report_through_to_acknowle
             assert await eventually(acknowledged, timeout=120)
             one = (await ops.get(f"/api/reports/{report_id}")).json()
             events = [e["event"] for e in one["timeline"]]
-            assert events[:3] == ["received", "accepted", "routed"] and "acknowledged" in events
+            # "submitted" (which client posted it, issue 12) is recorded at the instant it was accepted
+            assert events[:4] == ["received", "accepted", "submitted", "routed"] and "acknowledged" in events
             created = [e for e in one["timeline"] if e["event"] == "notification_created"]
             assert created and all(e["detail"].startswith("deadline ") for e in created)  # no routing reason, no town
             assert all(e["actor"] is None for e in one["timeline"] if e["event"] == "acknowledged")  # staff unnamed

@@ -34,14 +34,17 @@ async def test_timeline_lists_every_step_in_order_and_exports_as_csv(pipeline: P
         assert (await client.get(f"{intake}/v1/reports/CL-NOPE-0000/timeline")).status_code == 404
         status = (await client.get(f"{intake}/v1/reports/{rid}")).json()
     events = [s["event"] for s in steps]
-    assert events[:3] == ["received", "accepted", "routed"]
+    # "submitted": which client posted it, recorded at the instant it was accepted (issue 12)
+    assert events[:4] == ["received", "accepted", "submitted", "routed"]
     assert [s["at"] for s in steps] == sorted(s["at"] for s in steps)
     for event in ("notification_created", "delivery_attempt", "delivered", "acknowledged", "deadline_met"):
         assert events.count(event) >= want, event
     for nid in {s["notification_id"] for s in steps if s["notification_id"]}:
         mine = [s["event"] for s in steps if s["notification_id"] == nid]
         assert mine.index("notification_created") < mine.index("delivered") < mine.index("acknowledged")
-    assert all(r["clock"] == "met" and r["acknowledged_by"] for r in status["recipients"])
+    assert all(r["clock"] == "met" and r["acknowledged_at"] for r in status["recipients"])
+    assert all("acknowledged_by" not in r and "reason" not in r for r in status["recipients"])  # issue 12
+    assert all(set(s) == {"at", "event", "report_id", "notification_id", "agency_id", "recipient_kind"} for s in steps)
     assert status["seconds_since_receipt"] >= 0 and status["deadlines_missed"] == 0
 
     now = datetime.now(UTC)

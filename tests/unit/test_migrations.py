@@ -6,6 +6,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import shared.store.idempotency  # noqa: F401  (its table belongs to the schema too)
 from shared.store.engine import make_engine
 from shared.store.migrate import upgrade
 from shared.store.models import Base
