@@ -37,7 +37,8 @@ def retry_topic(kind: RecipientKind, delay_seconds: int) -> str:
     return f"notifications.{kind.value}.retry-{delay_seconds}s.v1"
 
 
-_RETAIN_ONE_YEAR_MS = str(366 * 24 * 3600 * 1000)
+# As long as the database keeps a report (AUDIT_RETENTION_DAYS, default 400): dead letters point into these topics.
+_RETENTION_MS = str(400 * 24 * 3600 * 1000)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class TopicSpec:
 def topic_specs(replication_factor: int = 1) -> list[TopicSpec]:
     """Retention of a year covers the audit duty (CJIS 5.4.7); min ISR follows the replication factor."""
     base = {
-        "retention.ms": _RETAIN_ONE_YEAR_MS,
+        "retention.ms": _RETENTION_MS,
         "min.insync.replicas": str(max(1, replication_factor - 1)),
         "unclean.leader.election.enable": "false",
     }

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 
 from devtools.infra.ports import free_ports
 from devtools.runner.processes import ServiceProcess
+from shared.envelope import new_key
 from shared.events import RecipientKind
 from shared.store.migrate import upgrade
 from shared.topics import ensure_topics
@@ -40,6 +41,7 @@ class Pipeline:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
+        self.envelope_key = new_key()
         notifiers = [f"notifier-{k.value}" for k in RecipientKind] if config.notifier_per_kind else ["notifier"]
         names = ["recipient-sim", "acks", *notifiers, "router", "escalator", "intake", "ops"]
         ports = dict(zip(names, free_ports(len(names)), strict=True))
@@ -51,6 +53,12 @@ class Pipeline:
             "RECIPIENT_BASE_URL": config.recipient_url or f"http://127.0.0.1:{ports['recipient-sim']}",
             "LOG_FORMAT": "json",
             "ACK_LINK_BASE_URL": f"http://127.0.0.1:{ports['acks']}",
+            # Development conveniences, each allowed only in local/test: no intake token, loopback webhooks (the
+            # simulator), and a report envelope key made for this run.
+            "INTAKE_AUTH": "none",
+            "EGRESS_ALLOW_LOOPBACK": "true",
+            "ENVELOPE_KEYS": json.dumps({"run": self.envelope_key}),
+            "ENVELOPE_CURRENT_KEY_ID": "run",
             **config.extra_env,
         }
         log_dir = config.work_dir / "logs"

@@ -16,6 +16,7 @@ from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.policy.loader import PolicyInvalid, load_policy
+from shared.production_checks import enforce_startup_checks
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.topics import ROUTING_DECISIONS
@@ -50,6 +51,7 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
+    enforce_startup_checks("escalator", uses=("links",))
     configure_logging("escalator")
     settings = EscalatorSettings()
     try:

@@ -9,10 +9,12 @@ from services.notifier.metrics import OPEN_CIRCUITS
 from services.notifier.settings import NotifierSettings
 from shared.consuming import reliably
 from shared.directory.endpoints import EndpointRegistry
+from shared.egress import make_egress_client
 from shared.events import RecipientKind
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import consumer_kwargs, make_broker
 from shared.logging import configure_logging
+from shared.production_checks import enforce_startup_checks
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.repository import Store
@@ -36,8 +38,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     broker = make_broker(name)
     engine = make_engine(DatabaseSettings().database_url)
     store = Store(make_session_factory(engine))
-    client = httpx.AsyncClient(
-        follow_redirects=False,
+    client = make_egress_client(  # resolves, refuses internal addresses, connects to the address it checked
         timeout=httpx.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds),
         limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=100),
     )
@@ -70,5 +71,6 @@ def service_name(settings: NotifierSettings) -> str:
 
 def main() -> None:
     settings = NotifierSettings()
+    enforce_startup_checks(service_name(settings), uses=("agencies",))
     configure_logging(service_name(settings))
     serve(create_app(settings), settings.host, settings.port)

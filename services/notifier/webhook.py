@@ -9,6 +9,7 @@ import httpx
 
 from services.notifier.delivery_policy import AttemptResult, classify
 from shared.directory.endpoints import AgencyEndpoint
+from shared.egress import EgressRefused
 from shared.signing import sign_headers
 from shared.states import AttemptOutcome
 
@@ -34,6 +35,8 @@ async def post_webhook(
                     if read >= max_response_bytes:
                         break
                 return classify(response.status_code, response.headers.get("retry-after"))
+    except EgressRefused as exc:  # an internal address: refused for good, never retried
+        return AttemptResult(AttemptOutcome.REJECTED, None, f"refused: {exc}"[:300])
     except TimeoutError:
         return AttemptResult(AttemptOutcome.RETRYABLE, None, f"no answer within {deadline_seconds:g} s")
     except httpx.TimeoutException as exc:

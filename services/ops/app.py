@@ -25,6 +25,7 @@ from services.ops.settings import OpsSettings
 from services.ops.snapshot import build_snapshot, keep_gauges_fresh
 from shared.http import add_common_routes, serve
 from shared.logging import configure_logging
+from shared.production_checks import enforce_startup_checks
 from shared.settings import DatabaseSettings, KafkaSettings
 from shared.states import NotificationState
 from shared.store.engine import make_engine, make_session_factory
@@ -149,6 +150,7 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
 
 
 def main() -> None:
+    enforce_startup_checks("ops", uses=())
     configure_logging("ops")
     settings = OpsSettings()
     serve(create_app(settings), settings.host, settings.port)

@@ -8,10 +8,12 @@ from services.router.settings import LinkKeyMissing, RouterSettings, link_key
 from shared.consuming import consume
 from shared.directory.dated import DirectoryInvalid
 from shared.directory.directory import load_directory
+from shared.envelope import Keyring
 from shared.http import BrokerConnection, broker_service_app, serve
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.policy.loader import PolicyInvalid, load_policy
+from shared.production_checks import enforce_startup_checks
 from shared.settings import DatabaseSettings
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.report_history import ReportHistory
@@ -31,6 +33,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     sessions = make_session_factory(engine)
     key = link_key(settings)
     router = ReportRouter(KafkaPublisher(broker), Store(sessions), ReportHistory(sessions), directory, policy, key)
+    router.keyring = Keyring.from_settings()
     connection = BrokerConnection(broker)
     consume(connection, [REPORTS], GROUP_ID, router)
 
@@ -38,6 +41,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
+    enforce_startup_checks("router", uses=("links", "envelope"))
     configure_logging("router")
     settings = RouterSettings()
     try:

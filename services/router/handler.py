@@ -37,6 +37,7 @@ from services.router.outputs import (
 )
 from shared.consuming import PoisonMessage, parse_event
 from shared.directory.directory import Directory
+from shared.envelope import EnvelopeError, Keyring, open_record
 from shared.events import (
     CarelineReport,
     LinkedReport,
@@ -97,6 +98,8 @@ class KafkaPublisher:
 
 
 class ReportRouter:
+    keyring: Keyring | None = None  # set by the app from ENVELOPE_KEYS; None: records travel unsealed (local/test)
+
     def __init__(
         self,
         publisher: Publisher,
@@ -114,7 +117,12 @@ class ReportRouter:
         self._key = link_key
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        await self.route(parse_event(ReportReceived, record.value or b""))
+        """Reports travel sealed (shared/envelope.py): opened here, where the fields are needed, and nowhere else."""
+        try:
+            body = open_record(record.value or b"", record.headers, self.keyring)
+        except EnvelopeError as exc:
+            raise PoisonMessage("sealed_record_unreadable", type(exc).__name__) from exc
+        await self.route(parse_event(ReportReceived, body))
 
     async def route(self, event: ReportReceived) -> None:
         report = event.report

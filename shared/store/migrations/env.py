@@ -5,6 +5,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from shared.store import idempotency as _idempotency  # noqa: F401  (its table joins Base.metadata)
+from shared.store import report_history as _report_history  # noqa: F401
 from shared.store.engine import make_engine
 from shared.store.models import Base
 
