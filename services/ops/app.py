@@ -6,6 +6,8 @@ Ids, agency names, states and times only: no personal data reaches this page or 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -23,6 +25,9 @@ from services.ops.queries import STATES, Due, ListFilter, ListView, OpsQueries
 from services.ops.security import BrowserSecurity
 from services.ops.settings import OpsSettings
 from services.ops.snapshot import build_snapshot, keep_gauges_fresh
+from shared.directory.directory import load_directory
+from shared.directory.resolution import resolve_all, resolve_town
+from shared.directory.towns import UnknownTown
 from shared.http import add_common_routes, serve
 from shared.logging import configure_logging
 from shared.production_checks import enforce_startup_checks
@@ -113,6 +118,23 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
     async def api_agencies(_: User, kind: Annotated[str, Query(min_length=1, max_length=32)]) -> dict[str, Any]:
         """The drill-down of one recipient kind: each agency's counts and times."""
         return {"recipient_kind": kind, "agencies": await queries.by_recipient(kind)}
+
+    directory = load_directory()
+
+    @app.get("/api/directory/towns")
+    async def api_directory_towns(_: User, as_of: date | None = None) -> dict[str, Any]:
+        """Which police agencies, MDT and HART liaison each of the 169 towns resolves to (today, or `as_of`), with
+        every fallback and inferred row marked, so ops can check the directory before a report depends on it."""
+        day = as_of or datetime.now(UTC).date()
+        return {"as_of": day.isoformat(), "towns": resolve_all(directory, day)}
+
+    @app.get("/api/directory/towns/{town}")
+    async def api_directory_town(_: User, town: str, as_of: date | None = None) -> dict[str, Any]:
+        day = as_of or datetime.now(UTC).date()
+        try:
+            return asdict(resolve_town(directory, town, day))
+        except UnknownTown:
+            raise HTTPException(404, "not one of Connecticut's 169 towns") from None
 
     @app.get("/api/charts")
     async def api_charts(_: User) -> dict[str, Any]:
