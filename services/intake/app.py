@@ -1,5 +1,6 @@
 """Intake HTTP API: POST /v1/reports answers 202 only once Kafka has durably accepted the report."""
 
+import asyncio
 import contextlib
 import hashlib
 import time
@@ -114,19 +115,26 @@ def create_app(
         if not connection.ready:
             INTAKE_REQUESTS.labels("http", "unavailable").inc()
             return _unavailable("Kafka is not connected yet")
+        # Accepting needs only Kafka: with the database away, a report is accepted without its idempotency record
+        # (a retry then publishes again and the router recognises the repeat by report id and content hash).
+        outcome: object = None
+        remembered = True
+        # An amendment (a higher report_version) is a new submission of the same report, not a retry of the first.
+        version = report.report_version
+        claim_id = report_id if version == 1 else f"v{version}-{hashlib.sha256(report_id.encode()).hexdigest()[:40]}"
         try:
-            outcome = await claim(
-                sessions,
-                report_id=report_id,
-                content_sha256=hashlib.sha256(report.model_dump_json().encode()).hexdigest(),
-                client_id=client.client_id,
-                idempotency_key=idempotency_key,
-                now=now,
-            )
-        except SQLAlchemyError as exc:
-            INTAKE_REQUESTS.labels("http", "unavailable").inc()
-            log.error("report_not_accepted", report_id=report_id, error_type=type(exc).__name__)
-            return _unavailable("the database is unavailable")
+            async with asyncio.timeout(settings.database_timeout_seconds):
+                outcome = await claim(
+                    sessions,
+                    report_id=claim_id,
+                    content_sha256=hashlib.sha256(report.model_dump_json().encode()).hexdigest(),
+                    client_id=client.client_id,
+                    idempotency_key=idempotency_key,
+                    now=now,
+                )
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            remembered = False
+            log.warning("idempotency_record_unavailable", report_id=report_id, error_type=type(exc).__name__)
         if isinstance(outcome, Replay):
             INTAKE_REQUESTS.labels("http", "repeated").inc()
             return JSONResponse(outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"})
@@ -138,7 +146,9 @@ def create_app(
         try:
             event = await publish_report(broker, report, kafka.publish_timeout_seconds, keyring)
         except KafkaUnavailable as exc:
-            await release(sessions, report_id)
+            if remembered:
+                with contextlib.suppress(SQLAlchemyError):
+                    await release(sessions, claim_id)
             INTAKE_REQUESTS.labels("http", "unavailable").inc()
             log.error("report_not_accepted", report_id=report_id, error_type=str(exc))
             return _unavailable("Kafka did not acknowledge the report")
@@ -148,12 +158,19 @@ def create_app(
             "status_url": f"{settings.public_base_url.rstrip('/')}/v1/reports/{report_id}",
         }
         try:
-            await complete(sessions, report_id, 202, answer)
-        except SQLAlchemyError as exc:  # accepted all the same; a retry re-publishes (the router deduplicates)
+            async with asyncio.timeout(settings.database_timeout_seconds):
+                if remembered:
+                    await complete(sessions, claim_id, 202, answer)
+                await _audit_submission(sessions, report_id, client, event.accepted_at)
+        except (
+            SQLAlchemyError,
+            OSError,
+            TimeoutError,
+        ) as exc:  # accepted all the same; a retry re-publishes (the router deduplicates)
             log.error("intake_answer_not_recorded", report_id=report_id, error_type=type(exc).__name__)
-            with contextlib.suppress(SQLAlchemyError):
-                await release(sessions, report_id)
-        await _audit_submission(sessions, report_id, client, event.accepted_at)
+            with contextlib.suppress(SQLAlchemyError, OSError, TimeoutError):
+                async with asyncio.timeout(settings.database_timeout_seconds):
+                    await release(sessions, claim_id)
         INTAKE_REQUESTS.labels("http", "accepted").inc()
         INTAKE_LATENCY.labels("http").observe(time.perf_counter() - started)
         log.info("report_accepted", report_id=report_id, client_id=client.client_id)

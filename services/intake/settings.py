@@ -14,6 +14,7 @@ class IntakeSettings(BaseSettings):
     port: int = 8081
     public_base_url: str = "http://127.0.0.1:8081"
     max_body_bytes: int = 256 * 1024
+    database_timeout_seconds: float = 2.0  # idempotency bookkeeping; past it, accept on Kafka's word alone
     consume_inbound_topic: bool = True
     # OAuth 2.0 client credentials (services/intake/auth.py); "none" only with ENVIRONMENT=local or test.
     auth: Literal["oidc", "none"] = "oidc"

@@ -1,6 +1,7 @@
 """Intake's token checks without a provider (a local key pair), its fail-closed settings, docs in production."""
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,21 +40,23 @@ client = TestClient(
 
 
 @pytest.mark.parametrize(
-    ("what", "token", "status"),
+    ("what", "make_token", "status"),
     [
-        ("no token", None, 401),
-        ("expired", _token(exp=int(time.time()) - 600), 401),
-        ("another issuer", _token(iss="https://evil.example"), 401),
-        ("another audience", _token(aud="other-api"), 401),
-        ("signed by another key", _token(OTHER_KEY), 401),
-        ("alg none", "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.", 401),
-        ("read scope only", _token(scope="reports:read"), 403),
-        ("write scope", _token(), 503),  # past authentication: no Kafka in this test, so not accepted
+        ("no token", lambda: None, 401),
+        ("expired", lambda: _token(exp=int(time.time()) - 600), 401),
+        ("another issuer", lambda: _token(iss="https://evil.example"), 401),
+        ("another audience", lambda: _token(aud="other-api"), 401),
+        ("signed by another key", lambda: _token(OTHER_KEY), 401),
+        ("alg none", lambda: "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.", 401),
+        ("read scope only", lambda: _token(scope="reports:read"), 403),
+        ("write scope", lambda: _token(), 503),  # past authentication: no Kafka in this test, so not accepted
     ],
 )
 def test_tokens_are_checked_for_signature_issuer_audience_expiry_and_scope(
-    what: str, token: str | None, status: int
+    what: str, make_token: Callable[[], str | None], status: int
 ) -> None:
+    """Tokens are made when the test runs, not at import: the suite may run long after collection."""
+    token = make_token()
     headers = {"authorization": f"Bearer {token}"} if token else {}
     response = client.post("/v1/reports", json=sample_report("CL-AUTH-0001", "Hartford"), headers=headers)
     tried(f"POST /v1/reports with {what}", f"{response.status_code} {response.headers.get('www-authenticate')}")

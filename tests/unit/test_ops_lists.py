@@ -15,7 +15,7 @@ from shared.store.migrate import upgrade
 from shared.store.models import NotificationRecord, ReportRecord
 
 HOUR = 3600.0
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # reset by _seed: the suite may run this long after import
 
 
 def _report(report_id: str) -> ReportRecord:
@@ -53,6 +53,8 @@ def _notification(i: int, report_id: str, kind: str, agency: str, state: str, de
 
 async def _seed(url: str) -> OpsQueries:
     """250 police clocks at risk (more than any list's cap), 3 missed, 2 far off; 2 dead letters; 5 acknowledged."""
+    global NOW
+    NOW = datetime.now(UTC)
     sessions = make_session_factory(make_engine(url))
     async with sessions() as session, session.begin():
         session.add_all([_report("CL-A_1"), _report("CL-B%2")])
