@@ -69,7 +69,7 @@ class TimerFirer:
                 if due is not None:
                     sleep = min(max_sleep_seconds, max(0.0, (due - datetime.now(UTC)).total_seconds()))
             except Exception as exc:
-                log.error("escalation_fire_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+                log.error("escalation_fire_failed", error_type=type(exc).__name__)  # type only: text may hold data
                 sleep = min(max_sleep_seconds, 1.0)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
