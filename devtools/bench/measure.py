@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -89,13 +90,24 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
 
 
 async def records_on_all_topics(bootstrap_servers: str) -> int:
-    """Sum of every partition's end offset over the pipeline's topics: what producers have appended so far."""
+    """Sum of every partition's end offset over the pipeline's topics: what producers have appended so far.
+
+    The partitions come from a metadata request (the admin client's), not from the consumer's cache, which
+    knows no topic it has not been asked about and would make every sum 0."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await admin.start()
     await consumer.start()
     try:
-        topics = [t for t in await consumer.topics() if not t.startswith("__") and not t.startswith("bench.")]
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        described = await admin.describe_topics()
+        partitions = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if not t["topic"].startswith(("__", "bench."))
+            for p in t["partitions"]
+        ]
         ends = await consumer.end_offsets(partitions)
         return sum(ends.values())
     finally:
         await consumer.stop()
+        await admin.close()

@@ -262,9 +262,10 @@ class Bench:
             "steps": steps,
             "max_held_reports_per_second": best["offered_reports_per_second"] if best else 0,
             "max_held_notifications_per_second": best["notifications_per_second"] if best else 0,
-            "b0_ratio_percent": (
-                100 * best["produced_records_per_second"] / self.results["B0"]["records_per_second"] if best else 0
-            ),
+            # The pipeline's highest append rate on any step (held or not) against raw Kafka on the same broker.
+            "b0_ratio_percent": 100
+            * max(s["produced_records_per_second"] for s in steps)
+            / self.results["B0"]["records_per_second"],
             "cpu_ms_per_notification": {name: 1000 * s / max(1, delivered) for name, s in used.items()},
             "cpu_ms_per_notification_total": 1000
             * sum(s for n, s in used.items() if n != "bench-receiver")

@@ -26,7 +26,7 @@ from shared.publishing import publish_event
 from shared.request_limits import BodyTooLarge, BodyTooSlow, read_body_capped
 from shared.settings import DatabaseSettings, KafkaSettings, current_environment
 from shared.signing import SignatureInvalid, verify_signature
-from shared.store.acknowledging import AckInput, AckOutcome, record_ack, webhook_id_seen
+from shared.store.acknowledging import AckInput, AckOutcome, notification_and_replay, record_ack
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.models import NotificationRecord
 from shared.store.repository import Store
@@ -137,14 +137,14 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
         except (SignatureInvalid, EndpointNotConfigured) as exc:
             log.warning("ack_refused_bad_signature", agency_id=ack.agency_id, error_type=type(exc).__name__)
             return _refuse(401, BAD_SIGNATURE, "bad_signature")  # the same answer for an unknown agency
-        notification = await store.notification(ack.notification_id)
+        webhook_id = request.headers.get("webhook-id", "")
+        notification, replayed = await notification_and_replay(sessions, ack.notification_id, webhook_id)
         if notification is None or notification.agency_id != ack.agency_id:
             # Another agency's notification answers exactly as a missing one: no agency learns what others got.
             outcome = "unknown_notification" if notification is None else "wrong_agency"
             log.warning(f"ack_refused_{outcome}", notification_id=ack.notification_id, agency_id=ack.agency_id)
             return _refuse(404, UNKNOWN_NOTIFICATION, outcome)
-        webhook_id = request.headers.get("webhook-id", "")
-        if await webhook_id_seen(sessions, webhook_id):
+        if replayed:
             log.warning("ack_refused_replay", notification_id=ack.notification_id, agency_id=ack.agency_id)
             return _refuse(409, "webhook-id already used: replayed acknowledgement refused", "replayed")
         response = await record(notification, by=ack.acknowledged_by, webhook_id=webhook_id, channel="webhook")

@@ -11,7 +11,7 @@ guessed: the step is recorded as `escalation_target_unknown` for ops and the tim
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -49,10 +49,13 @@ class TimerFirer:
         self._directory = directory
         self._links = links or AckLinkSettings()
         self._wake = asyncio.Event()
+        self._next_look: datetime | None = None  # when the loop will look again by itself (None: it is looking)
 
-    def nudge(self) -> None:
-        """New timers were scheduled in this process: look again now instead of at the next due time."""
-        self._wake.set()
+    def nudge(self, due_at: datetime | None = None) -> None:
+        """New timers were scheduled in this process: look again now, unless the loop already means to look
+        before the soonest of them is due (under load every routing decision nudges; most change nothing)."""
+        if due_at is None or self._next_look is None or due_at < self._next_look:
+            self._wake.set()
 
     async def run(self, max_sleep_seconds: float, ready: "asyncio.Event") -> None:
         """Fire what is due, then sleep until the soonest timer is due (at most `max_sleep_seconds`, for timers
@@ -72,8 +75,10 @@ class TimerFirer:
                 log.error("escalation_fire_failed", error_type=type(exc).__name__)  # type only: text may hold data
                 sleep = min(max_sleep_seconds, 1.0)
             self._wake.clear()
+            self._next_look = datetime.now(UTC) + timedelta(seconds=sleep)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=sleep + 0.01)
+            self._next_look = None
 
     async def fire_one(self, now: datetime | None = None) -> bool:
         """Handle the oldest due timer; False when none is due."""

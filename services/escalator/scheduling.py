@@ -1,6 +1,7 @@
 """Creates the durable timers for every recipient of a routing decision (idempotent on replay)."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -10,7 +11,7 @@ from services.escalator.chain import plan_timers
 from shared.consuming import PoisonMessage, parse_event
 from shared.events import RoutingDecisionRecorded
 from shared.policy.model import Policy
-from shared.store.escalations import known_notifications, schedule_timers
+from shared.store.escalations import UnknownNotifications, schedule_timers
 
 log = structlog.get_logger(__name__)
 
@@ -21,7 +22,7 @@ class TimerScheduler:
         sessions: async_sessionmaker[AsyncSession],
         policy: Policy,
         seconds_per_policy_minute: float,
-        on_scheduled: Callable[[], None] | None = None,
+        on_scheduled: Callable[[datetime], None] | None = None,
     ) -> None:
         self._on_scheduled = on_scheduled
         self._sessions = sessions
@@ -30,11 +31,6 @@ class TimerScheduler:
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
         decision = parse_event(RoutingDecisionRecorded, (record.value or b""))
-        ids = [r.notification_id for r in decision.recipients]
-        if missing := sorted(set(ids) - await known_notifications(self._sessions, ids)):
-            # The router commits its rows before it publishes the decision, so this is never a race:
-            # the decision belongs to another store; retrying would block the partition forever.
-            raise PoisonMessage("unknown_notification", f"{len(missing)} notification(s) not in the store")
         rows = [
             row
             for r in decision.recipients
@@ -42,7 +38,12 @@ class TimerScheduler:
                 r, self._policy.recipient_kinds[r.recipient_kind], decision.decided_at, self._seconds_per_policy_minute
             )
         ]
-        added = await schedule_timers(self._sessions, rows)
+        try:
+            added = await schedule_timers(self._sessions, rows, [r.notification_id for r in decision.recipients])
+        except UnknownNotifications as exc:
+            # The router commits its rows before it publishes the decision, so this is never a race:
+            # the decision belongs to another store; retrying would block the partition forever.
+            raise PoisonMessage("unknown_notification", str(exc)) from exc
         if added and self._on_scheduled is not None:
-            self._on_scheduled()
+            self._on_scheduled(min(row["due_at"] for row in rows))
         log.info("escalation_timers_scheduled", report_id=decision.report_id, timers=added)

@@ -159,9 +159,11 @@ def create_app(
         }
         try:
             async with asyncio.timeout(settings.database_timeout_seconds):
-                if remembered:
-                    await complete(sessions, claim_id, 202, answer)
-                await _audit_submission(sessions, report_id, client, event.accepted_at)
+                submitted = _submission_audit(report_id, client, event.accepted_at)
+                if remembered:  # the answer and the audit row in one transaction
+                    await complete(sessions, claim_id, 202, answer, also=lambda session: add_audit(session, submitted))
+                else:
+                    await _audit_submission(sessions, submitted)
         except (
             SQLAlchemyError,
             OSError,
@@ -230,19 +232,18 @@ def _invalid(problems: list[dict[str, str]]) -> JSONResponse:
     )
 
 
-async def _audit_submission(
-    sessions: async_sessionmaker[AsyncSession], report_id: str, client: Client, at: datetime
-) -> None:
+def _submission_audit(report_id: str, client: Client, at: datetime) -> AuditEntry:
     """Who submitted it, at the instant it was accepted (so it sorts right after `accepted` in the timeline)."""
     actor = f"client:{client.client_id}" if client.authenticated else "client:unauthenticated (local/test)"
+    return AuditEntry(at, "submitted", actor[:120], f"intake-submitted:{report_id}", report_id=report_id)
+
+
+async def _audit_submission(sessions: async_sessionmaker[AsyncSession], entry: AuditEntry) -> None:
     try:
         async with sessions() as session, session.begin():
-            await add_audit(
-                session,
-                AuditEntry(at, "submitted", actor[:120], f"intake-submitted:{report_id}", report_id=report_id),
-            )
+            await add_audit(session, entry)
     except SQLAlchemyError as exc:  # the report is accepted; the audit row is retried by no one: say so loudly
-        log.error("intake_audit_not_written", report_id=report_id, error_type=type(exc).__name__)
+        log.error("intake_audit_not_written", report_id=entry.report_id, error_type=type(exc).__name__)
 
 
 def _unavailable(reason: str) -> JSONResponse:

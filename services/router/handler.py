@@ -50,8 +50,8 @@ from shared.policy.model import LINKED_REPORTS, Policy
 from shared.publishing import publish_event, publish_notification
 from shared.states import NotificationState
 from shared.store.models import NotificationRecord
-from shared.store.report_history import EarlierReport, Holder, StoredVersion, pair
-from shared.store.repository import ExistingReport
+from shared.store.report_history import EarlierReport, Holder, StoredVersion, pair, set_version_routed, write_version
+from shared.store.repository import ExistingReport, InTransaction
 from shared.topics import ROUTING_DECISIONS
 
 log = structlog.get_logger(__name__)
@@ -59,8 +59,10 @@ log = structlog.get_logger(__name__)
 
 class RouterStore(Protocol):
     async def existing_report(self, report_id: str) -> ExistingReport | None: ...
-    async def record_routing(self, report: dict[str, object], notifications: list[dict[str, object]]) -> None: ...
-    async def mark_routed(self, report_id: str, at: datetime) -> None: ...
+    async def record_routing(
+        self, report: dict[str, object], notifications: list[dict[str, object]], also: InTransaction | None = None
+    ) -> None: ...
+    async def mark_routed(self, report_id: str, at: datetime, also: InTransaction | None = None) -> None: ...
     async def count_duplicate(self, report_id: str) -> None: ...
     async def notification(self, notification_id: str) -> NotificationRecord | None: ...
 
@@ -73,10 +75,6 @@ class HistoryStore(Protocol):
     ) -> None: ...
     async def earlier_reports(self, report_id: str, keys: dict[str, str]) -> list[EarlierReport]: ...
     async def told(self, pairs: list[tuple[str, str]], trigger: str) -> set[tuple[str, str, str]]: ...
-    async def record_version(
-        self, version: dict[str, object], holders: list[dict[str, object]], notices: list[dict[str, object]]
-    ) -> None: ...
-    async def mark_version_routed(self, report_id: str, version: int, at: datetime) -> None: ...
 
 
 class Publisher(Protocol):
@@ -157,10 +155,6 @@ class ReportRouter:
             holders = [h for h in await self._history.holders(report_id) if h.first_version < version]
             changed = changed_fields(latest.field_digests, digests) if latest.field_digests else set(digests)
             plan = await self._amendment(report, decision, original, holders, changed, earlier, told, now)
-        await self._store.record_routing(
-            _report_row(event, now, len(plan.notifications), self._policy.version),
-            [_notification_row(n) for n in plan.notifications],
-        )
         version_row = {
             "report_id": report_id,
             "report_version": version,
@@ -168,13 +162,20 @@ class ReportRouter:
             "field_digests": json.dumps(digests, sort_keys=True),
             "received_at": report.received_at,
         }
-        await self._history.record_version(version_row, plan.holders, [n | {"trigger": trigger} for n in plan.notices])
+        notices = [n | {"trigger": trigger} for n in plan.notices]
+        await self._store.record_routing(  # one transaction: the report, its notifications and its history
+            _report_row(event, now, len(plan.notifications), self._policy.version),
+            [_notification_row(n) for n in plan.notifications],
+            also=lambda session: write_version(session, version_row, plan.holders, notices),
+        )
         await asyncio.gather(
             *(self._publish(n) for n in plan.notifications),
             self._publisher.decision(decision_event(plan.decision, self._policy, now)),
         )
-        await self._store.mark_routed(report_id, datetime.now(UTC))
-        await self._history.mark_version_routed(report_id, version, datetime.now(UTC))
+        routed_at = datetime.now(UTC)
+        await self._store.mark_routed(
+            report_id, routed_at, also=lambda session: set_version_routed(session, report_id, version, routed_at)
+        )
         outcome = "routed" if latest is None else "amended"
         REPORTS_ROUTED.labels(outcome).inc()
         log.info(

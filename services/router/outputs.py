@@ -12,7 +12,7 @@ from typing import Any
 
 from services.router.decision import RoutingDecision
 from services.router.payloads import fields_sent, payload_for
-from shared.acklinks import AckLinkSettings, link_for
+from shared.acklinks import AckLinkSettings, current_link_settings, link_for
 from shared.events import (
     CarelineReport,
     DecidedRecipient,
@@ -53,7 +53,7 @@ def build_notifications(
     linked: list[LinkedReport] | None = None,
 ) -> list[Notification]:
     """First notifications; each carries a one-click acknowledgement link that expires at the recipient's deadline."""
-    links = links or AckLinkSettings()
+    links = links or current_link_settings()
     return [
         Notification(
             notification_id=(nid := notification_id_for(report.careline_report_id, r.kind, r.agency.agency_id)),
@@ -135,7 +135,7 @@ def _follow_up(
     now: datetime,
     links: AckLinkSettings | None = None,
 ) -> Notification:
-    links = links or AckLinkSettings()
+    links = links or current_link_settings()
     return Notification(
         notification_id=notification_id_for(report_id, to.kind, to.agency_id, message),
         report_id=report_id,

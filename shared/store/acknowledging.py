@@ -47,9 +47,16 @@ def deadline_key(notification_id: str) -> str:
     return f"deadline:{notification_id}"
 
 
-async def webhook_id_seen(sessions: async_sessionmaker[AsyncSession], webhook_id: str) -> bool:
+async def notification_and_replay(
+    sessions: async_sessionmaker[AsyncSession], notification_id: str, webhook_id: str
+) -> tuple[NotificationRecord | None, bool]:
+    """What an acknowledgement needs to know before it publishes, in one session (one pooled connection):
+    the notification, and whether this webhook-id was already used."""
     async with sessions() as session:
-        return await dedupe_key_seen(session, webhook_key(webhook_id))
+        notification = await session.get(NotificationRecord, notification_id)
+        if notification is None:
+            return None, False
+        return notification, await dedupe_key_seen(session, webhook_key(webhook_id))
 
 
 class _Replay(Exception):

@@ -22,7 +22,10 @@ def make_engine(url: str | None = None) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10)
+    # No pre-ping: it costs a round trip per transaction. A connection the server dropped (a restart) fails its
+    # one statement with a disconnect error; SQLAlchemy then invalidates the whole pool, and the caller's retry
+    # (consumers: transient, with backoff; HTTP: 503) runs on a fresh connection.
+    return create_async_engine(url, pool_size=5, max_overflow=5, pool_timeout=10, pool_recycle=1800)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -5,6 +5,7 @@ rows with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite has a single wri
 several escalator instances never fire the same step at once, and a crashed one leaves its rows due.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,20 +20,33 @@ DEADLINE_STEP = 99
 """The step number of the timer that records a missed deadline (escalation steps are 0..98)."""
 
 
-async def schedule_timers(sessions: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]]) -> int:
-    """Insert timers that do not exist yet; a replayed routing decision adds nothing. Returns rows added."""
-    if not rows:
-        return 0
+class UnknownNotifications(Exception):
+    """Timers were asked for notifications this store does not hold (nothing was written)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(f"{len(missing)} notification(s) not in the store")
+        self.missing = missing
+
+
+async def schedule_timers(
+    sessions: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]], for_notifications: Sequence[str] = ()
+) -> int:
+    """Insert timers that do not exist yet; a replayed routing decision adds nothing. Returns rows added.
+
+    With `for_notifications`, the same transaction first checks that the store holds every one of them
+    (UnknownNotifications otherwise): one round of the database per routing decision, not two."""
     async with sessions.begin() as session:
-        return await insert_ignore(session, EscalationTimerRecord, rows)
-
-
-async def known_notifications(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> set[str]:
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(NotificationRecord.notification_id).where(NotificationRecord.notification_id.in_(ids))
-        )
-        return set(rows)
+        if for_notifications:
+            found = set(
+                await session.scalars(
+                    select(NotificationRecord.notification_id).where(
+                        NotificationRecord.notification_id.in_(list(for_notifications))
+                    )
+                )
+            )
+            if missing := sorted(set(for_notifications) - found):
+                raise UnknownNotifications(missing)
+        return await insert_ignore(session, EscalationTimerRecord, rows) if rows else 0
 
 
 async def claim_due_timer(session: AsyncSession, now: datetime) -> EscalationTimerRecord | None:

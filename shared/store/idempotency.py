@@ -8,6 +8,7 @@ flight (or one that failed and is being retried). Nothing personal is stored: id
 """
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,14 +124,21 @@ async def claim(
 
 
 async def complete(
-    sessions: async_sessionmaker[AsyncSession], report_id: str, status: int, body: dict[str, Any]
+    sessions: async_sessionmaker[AsyncSession],
+    report_id: str,
+    status: int,
+    body: dict[str, Any],
+    also: Callable[[AsyncSession], Awaitable[object]] | None = None,
 ) -> None:
+    """The answer a retry will get; `also` adds the caller's own rows (intake: the audit) to this transaction."""
     async with sessions() as session, session.begin():
         await session.execute(
             update(IntakeSubmissionRecord)
             .where(IntakeSubmissionRecord.report_id == report_id)
             .values(state=ACCEPTED, response_status=status, response_json=json.dumps(body, sort_keys=True))
         )
+        if also is not None:
+            await also(session)
 
 
 async def release(sessions: async_sessionmaker[AsyncSession], report_id: str) -> None:

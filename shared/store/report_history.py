@@ -97,6 +97,25 @@ def pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
+async def write_version(
+    session: AsyncSession, version: dict[str, Any], holders: list[dict[str, Any]], notices: list[dict[str, Any]]
+) -> None:
+    """Within the caller's transaction: the router writes these with the report and its notifications."""
+    await insert_ignore(session, ReportVersionRecord, [version])
+    if holders:
+        await insert_ignore(session, ReportHolderRecord, holders)
+    if notices:
+        await insert_ignore(session, LinkNoticeRecord, notices)
+
+
+async def set_version_routed(session: AsyncSession, report_id: str, version: int, at: datetime) -> None:
+    await session.execute(
+        update(ReportVersionRecord)
+        .where(ReportVersionRecord.report_id == report_id, ReportVersionRecord.report_version == version)
+        .values(routed_at=at)
+    )
+
+
 class ReportHistory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -162,6 +181,8 @@ class ReportHistory:
             for rid, kind, at in hits:
                 matched[rid].add(kind)
                 received[rid] = min(at, received.get(rid, at))
+            if not matched:  # most reports match nothing: no second query
+                return []
             holder_rows = (
                 await session.scalars(select(ReportHolderRecord).where(ReportHolderRecord.report_id.in_(list(matched))))
             ).all()
@@ -201,19 +222,11 @@ class ReportHistory:
     ) -> None:
         """The version, its new holders and the link notices in one transaction, before anything is published."""
         async with self._sessions.begin() as session:
-            await insert_ignore(session, ReportVersionRecord, [version])
-            if holders:
-                await insert_ignore(session, ReportHolderRecord, holders)
-            if notices:
-                await insert_ignore(session, LinkNoticeRecord, notices)
+            await write_version(session, version, holders, notices)
 
     async def mark_version_routed(self, report_id: str, version: int, at: datetime) -> None:
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(ReportVersionRecord)
-                .where(ReportVersionRecord.report_id == report_id, ReportVersionRecord.report_version == version)
-                .values(routed_at=at)
-            )
+            await set_version_routed(session, report_id, version, at)
 
     async def linked_reports(self, report_id: str) -> list[str]:
         """Report ids linked to this one (for ops' report page: the cluster)."""

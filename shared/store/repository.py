@@ -1,6 +1,7 @@
 """The pipeline's reads and writes. Each function is one transaction and safe to repeat."""
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,9 @@ from shared.store.models import (
     ReportRecord,
 )
 from shared.store.upsert import insert_ignore
+
+# More writes a caller adds to one of these transactions (e.g. the router's report history).
+InTransaction = Callable[[AsyncSession], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -53,16 +57,23 @@ class Store:
                 return None
             return ExistingReport(row.content_sha256, row.routed_at is not None)
 
-    async def record_routing(self, report: dict[str, Any], notifications: list[dict[str, Any]]) -> None:
-        """Report and its notifications in one transaction, before anything is published."""
+    async def record_routing(
+        self, report: dict[str, Any], notifications: list[dict[str, Any]], also: InTransaction | None = None
+    ) -> None:
+        """Report and its notifications in one transaction, before anything is published (with `also`: the
+        router's report-history rows, in the same transaction)."""
         async with self._sessions.begin() as session:
             await insert_ignore(session, ReportRecord, [report])
             if notifications:
                 await insert_ignore(session, NotificationRecord, notifications)
+            if also is not None:
+                await also(session)
 
-    async def mark_routed(self, report_id: str, at: datetime) -> None:
+    async def mark_routed(self, report_id: str, at: datetime, also: InTransaction | None = None) -> None:
         async with self._sessions.begin() as session:
             await session.execute(update(ReportRecord).where(ReportRecord.report_id == report_id).values(routed_at=at))
+            if also is not None:
+                await also(session)
 
     async def count_duplicate(self, report_id: str) -> None:
         async with self._sessions.begin() as session:

@@ -1,16 +1,26 @@
 """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite alike: how every idempotent write is made.
 
-The rows travel as parameters of one cached statement (executemany, batched by SQLAlchemy's insertmanyvalues),
-never baked into the SQL: building a new statement per call made compiling the SQL the router's and the
-acknowledgement service's biggest CPU cost. RETURNING the primary key tells how many rows were new."""
+One Core statement per (dialect, table), built once and kept: the rows travel as its parameters (executemany,
+batched by SQLAlchemy's insertmanyvalues), never baked into the SQL. Building the statement per call, or
+going through the ORM's bulk-insert path, made this the router's and the acknowledgement service's biggest
+CPU cost. RETURNING the primary key tells how many rows were new."""
 
+import functools
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Insert, Table, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.store.models import Base
+
+
+@functools.cache
+def _statement(dialect: str, model: type[Base]) -> Insert:
+    table = model.__table__
+    assert isinstance(table, Table)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing().returning(inspect(model).primary_key[0])
 
 
 async def insert_ignore(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> int:
@@ -18,9 +28,5 @@ async def insert_ignore(session: AsyncSession, model: type[Base], rows: list[dic
     if not rows:
         return 0
     dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    key = inspect(model).primary_key[0]
-    statement = insert(model).on_conflict_do_nothing().returning(key)
-    if len(rows) == 1:
-        return len((await session.execute(statement, rows[0])).all())
-    return len((await session.execute(statement, rows)).all())
+    statement = _statement(dialect, model)
+    return len((await session.execute(statement, rows[0] if len(rows) == 1 else rows)).all())
