@@ -84,9 +84,10 @@ def test_check_policy_fails_on_a_broken_row_and_names_it(data: Path, capsys: pyt
 def test_check_policy_prints_coverage_and_lists_fallbacks_and_inferred(capsys: pytest.CaptureFixture[str]) -> None:
     assert check_policy.main(["--as-of", "2026-12-03T12:00:00+00:00"]) == 0
     out = capsys.readouterr().out
-    assert "police       142         0        27     0" in out
+    assert "police       149         0        20     0" in out
     assert "mdt           29       140         0     0" in out
-    assert "FALLBACK police Voluntown" in out and "INFERRED mdt    Hartford" in out
+    assert "FALLBACK police Pomfret" in out and "INFERRED mdt    Hartford" in out
+    assert "FALLBACK police Voluntown" not in out  # Troop E, from the town's own page
 
 
 def test_resolution_shows_what_a_town_resolves_to_on_a_day() -> None:
@@ -98,4 +99,4 @@ def test_resolution_shows_what_a_town_resolves_to_on_a_day() -> None:
     assert avon.mdt is not None and avon.mdt.agency_id == "mdt-hartford-jd"
     rows = resolve_all(directory, date(2026, 12, 3))
     assert len(rows) == 169 and all(r["mdt"] for r in rows)
-    assert sum(1 for r in rows if any(p["basis"] == "fallback" for p in r["police"])) == 27
+    assert sum(1 for r in rows if any(p["basis"] == "fallback" for p in r["police"])) == 20

@@ -33,6 +33,13 @@ def test_every_town_routes_to_the_four_21_14_kinds_and_the_regional_liaison(town
         ("City of Groton", [], ["pd-groton-town", "pd-groton-city", "pd-groton-long-point"], False),
         ("Salisbury", [], ["csp-troop-b"], False),
         ("Killingly", [], ["csp-troop-d"], False),
+        ("Voluntown", [], ["csp-troop-e"], False),  # the town's page quotes "the Lt. of troop E"
+        ("Brooklyn", [], ["csp-troop-d"], False),  # a Troop D resident-trooper town
+        ("Canaan", [], ["csp-troop-b"], False),  # Falls Village
+        ("Woodbury", [], ["csp-troop-l"], False),
+        ("Oxford", [], ["csp-troop-a"], False),
+        ("Salem", [], ["csp-troop-k"], False),
+        ("Burlington", [], ["csp-troop-l"], False),
         ("Norfolk", [], ["csp-troop-b", "csp-troop-l"], False),  # the source names both troops
         ("Windham", [], ["pd-willimantic", "csp-troop-k"], False),  # split town: both
         ("Willimantic", [], ["pd-willimantic", "csp-troop-k"], False),
