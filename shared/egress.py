@@ -9,20 +9,28 @@ rebinding", cannot slip through). TLS still uses the URL's host name for SNI and
 the Host header is untouched. Production allows https only; loopback only with EGRESS_ALLOW_LOOPBACK=true
 in a local or test run (the recipient simulator listens on 127.0.0.1). Redirects are never followed and
 proxies from the environment are ignored (a proxy would connect on our behalf, unchecked).
+
+The client is aiohttp's: the guard is its resolver (aiohttp connects to the addresses the resolver returns),
+and literal addresses are checked before the request. httpx cost about 1.5 ms of CPU per webhook here,
+aiohttp about 0.1 ms (measured with the same server), and the notifier sends one per notification.
 """
 
 import asyncio
 import ipaddress
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from opentelemetry import propagate, trace
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from yarl import URL
 
 from shared.settings import ConfigurationRefused, Environment, current_environment
+from shared.telemetry import telemetry_enabled
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -57,7 +65,7 @@ class EgressSettings(BaseSettings):
     dns_timeout_seconds: float = 5.0
 
 
-class EgressRefused(httpx.ConnectError):
+class EgressRefused(aiohttp.ClientConnectionError):
     """The destination is not allowed (scheme, or an address inside our own networks)."""
 
 
@@ -77,7 +85,10 @@ def blocked_reason(address: IPAddress, *, allow_loopback: bool = False) -> str |
 
 def check_url(url: str, *, environment: Environment, allow_loopback: bool) -> None:
     """Static checks, before any DNS: scheme (https only in production) and a literal address or localhost."""
-    parsed = httpx.URL(url)
+    try:
+        parsed = URL(url)
+    except ValueError as exc:
+        raise EgressRefused(f"URL not valid ({exc})") from None
     allowed_schemes = ("https",) if environment == "production" else ("https", "http")
     if parsed.scheme not in allowed_schemes:
         raise EgressRefused(f"scheme {parsed.scheme!r} not allowed in {environment} (allowed: {allowed_schemes})")
@@ -89,7 +100,7 @@ def check_url(url: str, *, environment: Environment, allow_loopback: bool) -> No
             raise EgressRefused(f"host {host!r} is loopback")
         return
     try:
-        literal = ipaddress.ip_address(host)
+        literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return  # a name: checked when resolved, at every connection
     reason = blocked_reason(literal, allow_loopback=allow_loopback)
@@ -102,94 +113,125 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network layer with the check between resolving and connecting."""
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver with the check between resolving and connecting: aiohttp opens the socket to the
+    addresses returned here (never resolving the name again), so what was checked is what is connected to."""
 
     def __init__(self, resolver: Resolver, allow_loopback: bool, dns_timeout: float) -> None:
-        self._inner = httpcore.AnyIOBackend()
         self._resolver = resolver
         self._allow_loopback = allow_loopback
         self._dns_timeout = dns_timeout
 
     async def checked_addresses(self, host: str, port: int) -> list[str]:
         try:
-            literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        if literal is not None:
-            candidates = [str(literal)]
-        else:
-            try:
-                candidates = await asyncio.wait_for(self._resolver(host, port), self._dns_timeout)
-            except (OSError, TimeoutError) as exc:
-                raise httpx.ConnectError(f"could not resolve {host!r}: {type(exc).__name__}") from exc
+            candidates = await asyncio.wait_for(self._resolver(host, port), self._dns_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise OSError(f"could not resolve {host!r}: {type(exc).__name__}") from exc  # aiohttp: a DNS error
         if not candidates:
-            raise httpx.ConnectError(f"{host!r} resolved to no address")
+            raise OSError(f"{host!r} resolved to no address")
         for candidate in candidates:  # one bad answer refuses the host: rotating DNS answers are not a lottery
             reason = blocked_reason(ipaddress.ip_address(candidate), allow_loopback=self._allow_loopback)
             if reason:
                 raise EgressRefused(f"{host!r} resolves to {candidate}, which is {reason}")
         return candidates
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self.checked_addresses(host, port)
-        last: Exception | None = None
-        for address in addresses:  # the checked address itself, never the name again
-            try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in await self.checked_addresses(host, port)
+        ]
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise EgressRefused("unix sockets are not an egress destination")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        return None
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport (request/response mapping, TLS with the URL's host name) on the guarded backend."""
+@dataclass(frozen=True)
+class EgressResponse:
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes  # at most the caller's cap
+
+
+class EgressClient:
+    """The client for every request to an agency: guarded, no redirects, no environment proxies, a capped read.
+
+    Create it inside the running event loop (aiohttp binds its session to the loop)."""
+
+    follow_redirects = False
+    trust_env = False
 
     def __init__(
         self,
         *,
         environment: Environment,
         allow_loopback: bool,
-        resolver: Resolver = system_resolver,
-        dns_timeout: float = 5.0,
-        limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),  # noqa: B008
-        verify: ssl.SSLContext | bool = True,
+        resolver: Resolver,
+        dns_timeout: float,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+        verify: ssl.SSLContext | bool,
     ) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False, retries=0)
-        self.backend = _GuardedBackend(resolver, allow_loopback, dns_timeout)
         self._environment = environment
         self._allow_loopback = allow_loopback
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            retries=0,
-            network_backend=self.backend,
-        )
+        self._resolver = GuardedResolver(resolver, allow_loopback, dns_timeout)
+        self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+        self._max_connections = max_connections
+        self._ssl: ssl.SSLContext | bool = verify
+        self._session: aiohttp.ClientSession | None = None
+        self._tracer = trace.get_tracer(__name__) if telemetry_enabled() else None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        check_url(str(request.url), environment=self._environment, allow_loopback=self._allow_loopback)
-        return await super().handle_async_request(request)
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=self._resolver, limit=self._max_connections, ssl=self._ssl, ttl_dns_cache=10
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, trust_env=False, auto_decompress=False
+            )
+        return self._session
+
+    async def post(
+        self,
+        url: str,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        max_response_bytes: int = 65536,
+    ) -> EgressResponse:
+        check_url(url, environment=self._environment, allow_loopback=self._allow_loopback)
+        sending = dict(headers or {})
+        if self._tracer is None:
+            return await self._post(url, content, sending, max_response_bytes)
+        with self._tracer.start_as_current_span("POST", kind=trace.SpanKind.CLIENT):
+            propagate.inject(sending)  # W3C traceparent: the agency's side can continue the trace
+            return await self._post(url, content, sending, max_response_bytes)
+
+    async def _post(self, url: str, content: bytes, headers: dict[str, str], cap: int) -> EgressResponse:
+        async with self._session_now().post(url, data=content, headers=headers, allow_redirects=False) as response:
+            body = await response.content.read(cap)
+            return EgressResponse(response.status, response.headers, body)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def __aenter__(self) -> "EgressClient":
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
 
 def make_egress_client(
@@ -197,23 +239,23 @@ def make_egress_client(
     *,
     environment: Environment | None = None,
     resolver: Resolver = system_resolver,
-    timeout: httpx.Timeout | float = 10.0,
-    limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),  # noqa: B008
+    connect_timeout: float = 5.0,
+    read_timeout: float = 10.0,
+    max_connections: int = 100,
     verify: ssl.SSLContext | bool = True,
-) -> httpx.AsyncClient:
-    """The client for every request to an agency: guarded, no redirects, no environment proxies.
-
-    EGRESS_ALLOW_LOOPBACK=true in production is refused (ConfigurationRefused)."""
+) -> EgressClient:
+    """EGRESS_ALLOW_LOOPBACK=true in production is refused (ConfigurationRefused)."""
     settings = settings or EgressSettings()
     environment = environment or current_environment()
     if settings.allow_loopback and environment == "production":
         raise ConfigurationRefused("EGRESS_ALLOW_LOOPBACK=true is for local and test runs only, not production")
-    transport = GuardedTransport(
+    return EgressClient(
         environment=environment,
         allow_loopback=settings.allow_loopback,
         resolver=resolver,
         dns_timeout=settings.dns_timeout_seconds,
-        limits=limits,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_connections=max_connections,
         verify=verify,
     )
-    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)

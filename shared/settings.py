@@ -7,7 +7,7 @@ test suites set `local`/`test` explicitly); `production` is checked by shared/pr
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,9 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     database_url: str = f"sqlite+aiosqlite:///{REPO_ROOT / '.run' / 'careline.db'}"
+    # Connections each process keeps open (PostgreSQL). Never more: an overflow connection is opened and closed
+    # per use, and under load that churn (a server process forked per connection) cost more than the queries.
+    database_pool_size: int = Field(default=10, ge=1, le=100)
 
 
 class LoggingSettings(BaseSettings):

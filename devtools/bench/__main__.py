@@ -47,6 +47,9 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         environment="test",
         replication_factor=kafka.replication_factor,
         recipient_url=f"http://127.0.0.1:{receiver_port}",
+        # The load generator is one client; intake's per-client limit (20/s, burst 100) would make B1 and the
+        # ladder measure the limiter instead of the pipeline. Its 429 path is proven in tests/security.
+        extra_env={"INTAKE_RATE_PER_SECOND": "100000", "INTAKE_RATE_BURST": "100000"},
     )
     pipeline = Pipeline(config)
     await asyncio.to_thread(pipeline.prepare)

@@ -1,7 +1,6 @@
 """Notifier service: for each recipient kind it serves, one consumer (group notifier-<kind>) reads the kind's topic
 and all its retry tiers; deliveries run concurrently across agencies and in order within one."""
 
-import httpx
 from fastapi import FastAPI
 
 from services.notifier.handler import NotificationDeliverer
@@ -39,8 +38,9 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     engine = make_engine(DatabaseSettings().database_url)
     store = Store(make_session_factory(engine))
     client = make_egress_client(  # resolves, refuses internal addresses, connects to the address it checked
-        timeout=httpx.Timeout(settings.request_timeout_seconds, connect=settings.connect_timeout_seconds),
-        limits=httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=100),
+        connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.request_timeout_seconds,
+        max_connections=settings.max_connections,
     )
     connection = BrokerConnection(broker)
     deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings)

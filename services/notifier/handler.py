@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
-import httpx
 import structlog
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
@@ -29,7 +28,7 @@ from services.notifier.delivery_policy import (
 )
 from services.notifier.metrics import ATTEMPT_LATENCY, DEAD_LETTERS, DELIVERIES, DELIVERY_ATTEMPTS, DUPLICATES_SKIPPED
 from services.notifier.settings import NotifierSettings
-from services.notifier.webhook import post_webhook
+from services.notifier.webhook import WebhookClient, post_webhook
 from shared.consuming import PoisonMessage, parse_event
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import DeadLetter, Notification
@@ -57,7 +56,7 @@ class NotificationDeliverer:
         broker: KafkaBroker,
         store: Store,
         endpoints: EndpointRegistry,
-        client: httpx.AsyncClient,
+        client: WebhookClient,
         settings: NotifierSettings,
     ) -> None:
         self._broker = broker

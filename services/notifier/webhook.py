@@ -4,18 +4,27 @@ cap on the response body it reads."""
 
 import asyncio
 from datetime import datetime
+from typing import Protocol
 
-import httpx
+import aiohttp
 
 from services.notifier.delivery_policy import AttemptResult, classify
 from shared.directory.endpoints import AgencyEndpoint
-from shared.egress import EgressRefused
+from shared.egress import EgressRefused, EgressResponse
 from shared.signing import sign_headers
 from shared.states import AttemptOutcome
 
 
+class WebhookClient(Protocol):
+    """What the notifier needs of an HTTP client (shared.egress.EgressClient in the service)."""
+
+    async def post(
+        self, url: str, content: bytes = b"", headers: dict[str, str] | None = None, *, max_response_bytes: int = ...
+    ) -> EgressResponse: ...
+
+
 async def post_webhook(
-    client: httpx.AsyncClient,
+    client: WebhookClient,
     endpoint: AgencyEndpoint,
     message_id: str,
     body: bytes,
@@ -28,18 +37,13 @@ async def post_webhook(
     headers["content-type"] = "application/json"
     try:
         async with asyncio.timeout(deadline_seconds):
-            async with client.stream("POST", endpoint.webhook_url, content=body, headers=headers) as response:
-                read = 0
-                async for chunk in response.aiter_bytes():
-                    read += len(chunk)
-                    if read >= max_response_bytes:
-                        break
-                return classify(response.status_code, response.headers.get("retry-after"))
+            response = await client.post(
+                endpoint.webhook_url, content=body, headers=headers, max_response_bytes=max_response_bytes
+            )
+        return classify(response.status_code, response.headers.get("retry-after"))
     except EgressRefused as exc:  # an internal address: refused for good, never retried
         return AttemptResult(AttemptOutcome.REJECTED, None, f"refused: {exc}"[:300])
     except TimeoutError:
         return AttemptResult(AttemptOutcome.RETRYABLE, None, f"no answer within {deadline_seconds:g} s")
-    except httpx.TimeoutException as exc:
-        return AttemptResult(AttemptOutcome.RETRYABLE, None, f"timeout ({type(exc).__name__})")
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         return AttemptResult(AttemptOutcome.RETRYABLE, None, f"connection failed ({type(exc).__name__})")

@@ -9,7 +9,8 @@ from shared.settings import DatabaseSettings
 
 
 def make_engine(url: str | None = None) -> AsyncEngine:
-    url = url or DatabaseSettings().database_url
+    settings = DatabaseSettings()
+    url = url or settings.database_url
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -25,7 +26,9 @@ def make_engine(url: str | None = None) -> AsyncEngine:
     # No pre-ping: it costs a round trip per transaction. A connection the server dropped (a restart) fails its
     # one statement with a disconnect error; SQLAlchemy then invalidates the whole pool, and the caller's retry
     # (consumers: transient, with backoff; HTTP: 503) runs on a fresh connection.
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_timeout=10, pool_recycle=1800)
+    return create_async_engine(
+        url, pool_size=settings.database_pool_size, max_overflow=0, pool_timeout=10, pool_recycle=1800
+    )
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
 import yaml
 
@@ -127,11 +127,33 @@ async def test_production_allows_https_only_and_no_loopback_switch() -> None:
         make_egress_client(EgressSettings(allow_loopback=True), environment="production")
 
 
+class _Redirector(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.send_response(302)
+        self.send_header("location", "http://169.254.169.254/latest/meta-data/")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        return None
+
+
 async def test_redirects_are_not_followed_and_proxies_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 302 towards the metadata service comes back as the answer (a failed attempt), never followed; a proxy in
+    the environment (which would connect on our behalf, unchecked) is not used: the request goes direct."""
+    monkeypatch.setenv("HTTP_PROXY", "http://10.0.0.1:3128")
     monkeypatch.setenv("HTTPS_PROXY", "http://10.0.0.1:3128")
-    client = make_egress_client(OFF, environment="production")
-    assert client.follow_redirects is False and client.trust_env is False
-    await client.aclose()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        async with make_egress_client(EgressSettings(allow_loopback=True), environment="test") as client:
+            response = await client.post(f"http://127.0.0.1:{server.server_address[1]}/hook", content=b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    tried("POST to a server answering 302 -> metadata, with HTTP(S)_PROXY set", response.status_code)
+    assert response.status_code == 302
+    assert response.headers["location"].startswith("http://169.254.169.254")
 
 
 @pytest.mark.parametrize(
@@ -163,6 +185,6 @@ def test_http_webhook_urls_are_refused_in_production_at_load(tmp_path: Path) -> 
         load_endpoints(path, environment="production", egress=OFF)
 
 
-def test_egress_refused_is_an_httpx_connect_error() -> None:
-    """Callers that treat httpx.HTTPError as a failed attempt need no change to see a refusal."""
-    assert issubclass(EgressRefused, httpx.ConnectError)
+def test_egress_refused_is_an_aiohttp_connection_error() -> None:
+    """Callers that treat aiohttp.ClientError as a failed attempt need no change to see a refusal."""
+    assert issubclass(EgressRefused, aiohttp.ClientConnectionError)

@@ -1,4 +1,4 @@
-"""The notifier's handler without a broker: a fake store, a recording publisher and httpx's mock transport, one
+"""The notifier's handler without a broker: a fake store, a recording publisher and a fake agency client, one
 table row per branch (delivered, duplicate, dead-lettered without redrive, disabled endpoint, open breaker, 410,
 retries exhausted, unknown notification)."""
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import ConsumerRecord
 
@@ -15,6 +14,7 @@ from services.notifier.handler import RETRIES_HEADER, NotificationDeliverer
 from services.notifier.settings import NotifierSettings
 from shared.consuming import PoisonMessage
 from shared.directory.endpoints import AgencyEndpoint
+from shared.egress import EgressResponse
 from shared.events import Notification, RecipientKind
 from shared.redrive import REDRIVE_HEADER
 from shared.signing import verify_signature
@@ -84,14 +84,31 @@ def record(headers: dict[str, str] | None = None) -> ConsumerRecord[bytes, bytes
     return ConsumerRecord("notifications.police.v1", 0, 3, 0, 0, b"pd-hartford", body, None, 11, len(body), encoded)
 
 
-def deliverer(store: FakeStore, status: int, calls: list[httpx.Request]) -> tuple[NotificationDeliverer, Any]:
-    def answer(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        verify_signature((SECRET,), request.content, dict(request.headers))  # what the agency checks
-        return httpx.Response(status)
+@dataclass
+class SentRequest:
+    url: str
+    content: bytes
+    headers: dict[str, str]
 
+
+class FakeAgency:
+    """Stands in for the egress client: records each POST, checks its signature as the agency would."""
+
+    def __init__(self, status: int, calls: list[SentRequest]) -> None:
+        self._status = status
+        self._calls = calls
+
+    async def post(
+        self, url: str, content: bytes = b"", headers: dict[str, str] | None = None, *, max_response_bytes: int = 0
+    ) -> EgressResponse:
+        self._calls.append(SentRequest(url, content, dict(headers or {})))
+        verify_signature((SECRET,), content, dict(headers or {}))  # what the agency checks
+        return EgressResponse(self._status, {}, b"")
+
+
+def deliverer(store: FakeStore, status: int, calls: list[SentRequest]) -> tuple[NotificationDeliverer, Any]:
     broker = RecordingBroker()
-    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    client = FakeAgency(status, calls)
     settings = NotifierSettings(kinds=[RecipientKind.POLICE], retry_schedule=[5, 30], breaker_failure_threshold=2)
     handler = NotificationDeliverer(broker, store, Endpoints(), client, settings)  # type: ignore[arg-type]
     return handler, broker
@@ -125,7 +142,7 @@ async def test_branches(
     outcome: AttemptOutcome | None,
     topics: list[str],
 ) -> None:
-    requests: list[httpx.Request] = []
+    requests: list[SentRequest] = []
     handler, broker = deliverer(store, status, requests)
     await handler(record(headers))
     assert len(requests) == calls, name
