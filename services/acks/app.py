@@ -26,9 +26,8 @@ from shared.publishing import publish_event
 from shared.request_limits import BodyTooLarge, BodyTooSlow, read_body_capped
 from shared.settings import DatabaseSettings, KafkaSettings, current_environment
 from shared.signing import SignatureInvalid, verify_signature
-from shared.store.acknowledging import AckInput, AckOutcome, notification_and_replay, record_ack
+from shared.store.acknowledging import AckInput, AckOutcome, AckTarget, find_target, notification_and_replay, record_ack
 from shared.store.engine import make_engine, make_session_factory
-from shared.store.models import NotificationRecord
 from shared.store.repository import Store
 from shared.topics import ACKNOWLEDGEMENTS
 
@@ -67,7 +66,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
     app = broker_service_app("Careline DMST acknowledgements", connection, closing=[engine.dispose])
     hide_docs_in_production(app, current_environment())
 
-    async def record(notification: NotificationRecord, *, by: str, webhook_id: str, channel: str) -> JSONResponse:
+    async def record(notification: AckTarget, *, by: str, webhook_id: str, channel: str) -> JSONResponse:
         """Publish first (the event must exist before the ack is final), then record in one transaction."""
         now = datetime.now(UTC)
         if notification.acknowledged_at is None:
@@ -186,7 +185,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
         claim = _claim(token)
         if isinstance(claim, JSONResponse):
             return claim
-        notification = await store.notification(claim.notification_id)
+        notification = await find_target(sessions, claim.notification_id)
         if notification is None or notification.agency_id != claim.agency_id:
             log.warning("ack_link_refused_unknown", notification_id=claim.notification_id)
             return _refuse(404, UNKNOWN_NOTIFICATION, "unknown_notification")

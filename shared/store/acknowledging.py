@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.states import NotificationState
-from shared.store.audit_trail import AuditEntry, add_audit, dedupe_key_seen
+from shared.store.audit_trail import AuditEntry, add_audit
 from shared.store.escalations import cancel_pending
-from shared.store.models import AcknowledgementRecord, NotificationRecord
+from shared.store.models import AcknowledgementRecord, AuditEventRecord, NotificationRecord, table_of
 from shared.store.upsert import insert_ignore
 
 
@@ -47,16 +47,60 @@ def deadline_key(notification_id: str) -> str:
     return f"deadline:{notification_id}"
 
 
+@dataclass(frozen=True)
+class AckTarget:
+    """What acknowledging needs of a notification (read with one cached Core statement, no ORM object)."""
+
+    notification_id: str
+    report_id: str
+    agency_id: str
+    recipient_kind: str
+    created_at: datetime
+    deadline_at: datetime
+    acknowledged_at: datetime | None
+
+
+_N = table_of(NotificationRecord).c
+_AUDIT = table_of(AuditEventRecord).c
+_TARGET = select(
+    _N.notification_id, _N.report_id, _N.agency_id, _N.recipient_kind, _N.created_at, _N.deadline_at,
+    _N.acknowledged_at,
+).where(_N.notification_id == bindparam("nid"))  # fmt: skip
+_KEY_SEEN = select(_AUDIT.id).where(_AUDIT.dedupe_key == bindparam("key"))
+_ACKNOWLEDGE = (
+    update(table_of(NotificationRecord))
+    .where(_N.notification_id == bindparam("nid"))
+    # An acknowledgement proves receipt: if the notifier died between the recipient's 2xx and
+    # recording it, the delivery time is at the latest the acknowledgement's.
+    .values(
+        state=NotificationState.ACKNOWLEDGED.value,
+        acknowledged_at=bindparam("ack_at"),
+        delivered_at=func.coalesce(_N.delivered_at, bindparam("ack_at")),
+    )
+)
+
+
+async def ack_target(session: AsyncSession, notification_id: str) -> AckTarget | None:
+    row = (await session.execute(_TARGET, {"nid": notification_id})).first()
+    return AckTarget(*row) if row is not None else None
+
+
 async def notification_and_replay(
     sessions: async_sessionmaker[AsyncSession], notification_id: str, webhook_id: str
-) -> tuple[NotificationRecord | None, bool]:
+) -> tuple[AckTarget | None, bool]:
     """What an acknowledgement needs to know before it publishes, in one session (one pooled connection):
     the notification, and whether this webhook-id was already used."""
     async with sessions() as session:
-        notification = await session.get(NotificationRecord, notification_id)
-        if notification is None:
+        target = await ack_target(session, notification_id)
+        if target is None:
             return None, False
-        return notification, await dedupe_key_seen(session, webhook_key(webhook_id))
+        seen = (await session.execute(_KEY_SEEN, {"key": webhook_key(webhook_id)})).first() is not None
+        return target, seen
+
+
+async def find_target(sessions: async_sessionmaker[AsyncSession], notification_id: str) -> AckTarget | None:
+    async with sessions() as session:
+        return await ack_target(session, notification_id)
 
 
 class _Replay(Exception):
@@ -103,17 +147,7 @@ async def _record(session: AsyncSession, ack: AckInput) -> AckOutcome:
         raise _Replay  # the transaction rolls back: nothing of this request is kept
     if not created:
         return AckOutcome.ALREADY_ACKNOWLEDGED
-    await session.execute(
-        update(NotificationRecord)
-        .where(NotificationRecord.notification_id == ack.notification_id)
-        # An acknowledgement proves receipt: if the notifier died between the recipient's 2xx and
-        # recording it, the delivery time is at the latest the acknowledgement's.
-        .values(
-            state=NotificationState.ACKNOWLEDGED,
-            acknowledged_at=ack.at,
-            delivered_at=func.coalesce(NotificationRecord.delivered_at, ack.at),
-        )
-    )
+    await session.execute(_ACKNOWLEDGE, {"nid": ack.notification_id, "ack_at": ack.at})
     cancelled = await cancel_pending(session, ack.notification_id, ack.at)
     in_time = ack.at <= ack.deadline_at
     await add_audit(

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.store.audit_trail import AuditEntry, add_audit
-from shared.store.models import EscalationTimerRecord, NotificationRecord
+from shared.store.models import EscalationTimerRecord, NotificationRecord, table_of
 from shared.store.upsert import insert_ignore
 
 DEADLINE_STEP = 99
@@ -73,17 +73,17 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     )
 
 
+_T = table_of(EscalationTimerRecord).c
+_CANCEL_PENDING = (
+    update(table_of(EscalationTimerRecord))
+    .where(_T.notification_id == bindparam("nid"), _T.fired_at.is_(None), _T.cancelled_at.is_(None))
+    .values(cancelled_at=bindparam("cancel_at"))
+)
+
+
 async def cancel_pending(session: AsyncSession, notification_id: str, at: datetime) -> int:
     """An acknowledgement stops the chain: every unfired timer of that notification is cancelled."""
-    result = await session.execute(
-        update(EscalationTimerRecord)
-        .where(
-            EscalationTimerRecord.notification_id == notification_id,
-            EscalationTimerRecord.fired_at.is_(None),
-            EscalationTimerRecord.cancelled_at.is_(None),
-        )
-        .values(cancelled_at=at)
-    )
+    result = await session.execute(_CANCEL_PENDING, {"nid": notification_id, "cancel_at": at})
     return int(getattr(result, "rowcount", 0) or 0)
 
 

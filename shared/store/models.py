@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -137,3 +137,10 @@ class EscalationTimerRecord(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (UniqueConstraint("notification_id", "step", name="uq_timer_step"),)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Core table: hot paths run cached Core statements, not the ORM's per-call machinery."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -8,19 +8,17 @@ CPU cost. RETURNING the primary key tells how many rows were new."""
 import functools
 from typing import Any
 
-from sqlalchemy import Insert, Table, inspect
+from sqlalchemy import Insert, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.store.models import Base
+from shared.store.models import Base, table_of
 
 
 @functools.cache
 def _statement(dialect: str, model: type[Base]) -> Insert:
-    table = model.__table__
-    assert isinstance(table, Table)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing().returning(inspect(model).primary_key[0])
+    return insert(table_of(model)).on_conflict_do_nothing().returning(inspect(model).primary_key[0])
 
 
 async def insert_ignore(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> int:
