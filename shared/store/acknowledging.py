@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.states import NotificationState
 from shared.store.audit_trail import AuditEntry, add_audit
+from shared.store.engine import readers
 from shared.store.escalations import cancel_pending
 from shared.store.models import AcknowledgementRecord, AuditEventRecord, NotificationRecord, table_of
 from shared.store.upsert import insert_ignore
@@ -90,7 +91,7 @@ async def notification_and_replay(
 ) -> tuple[AckTarget | None, bool]:
     """What an acknowledgement needs to know before it publishes, in one session (one pooled connection):
     the notification, and whether this webhook-id was already used."""
-    async with sessions() as session:
+    async with readers(sessions)() as session:
         target = await ack_target(session, notification_id)
         if target is None:
             return None, False
@@ -99,7 +100,7 @@ async def notification_and_replay(
 
 
 async def find_target(sessions: async_sessionmaker[AsyncSession], notification_id: str) -> AckTarget | None:
-    async with sessions() as session:
+    async with readers(sessions)() as session:
         return await ack_target(session, notification_id)
 
 

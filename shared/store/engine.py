@@ -1,5 +1,6 @@
 """Async engine and session factory; SQLite gets WAL and a busy timeout so several processes can share it."""
 
+import weakref
 from typing import Any
 
 from sqlalchemy import event
@@ -33,3 +34,19 @@ def make_engine(url: str | None = None) -> AsyncEngine:
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_READERS: "weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def readers(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a lookup that needs no transaction (each statement reads committed data anyway, as under
+    READ COMMITTED): autocommit, so PostgreSQL gets no BEGIN and ROLLBACK round trips around the query."""
+    found = _READERS.get(sessions)
+    if found is None:
+        bind = sessions.kw["bind"]
+        found = async_sessionmaker(bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        _READERS[sessions] = found
+    return found

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import ForeignKey, Integer, String, Text, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.store.models import Base
+from shared.store.engine import readers
+from shared.store.models import Base, table_of
 from shared.store.upsert import insert_ignore
 
 
@@ -109,11 +110,15 @@ async def write_version(
 
 
 async def set_version_routed(session: AsyncSession, report_id: str, version: int, at: datetime) -> None:
-    await session.execute(
-        update(ReportVersionRecord)
-        .where(ReportVersionRecord.report_id == report_id, ReportVersionRecord.report_version == version)
-        .values(routed_at=at)
-    )
+    await session.execute(_VERSION_ROUTED, {"rid": report_id, "v": version, "at_": at})
+
+
+_V = table_of(ReportVersionRecord).c
+_VERSION_ROUTED = (
+    update(table_of(ReportVersionRecord))
+    .where(_V.report_id == bindparam("rid"), _V.report_version == bindparam("v"))
+    .values(routed_at=bindparam("at_"))
+)
 
 
 class ReportHistory:
@@ -121,7 +126,7 @@ class ReportHistory:
         self._sessions = sessions
 
     async def versions(self, report_id: str) -> list[StoredVersion]:
-        async with self._sessions() as session:
+        async with readers(self._sessions)() as session:
             rows = (
                 await session.scalars(
                     select(ReportVersionRecord)
@@ -137,7 +142,7 @@ class ReportHistory:
         ]
 
     async def holders(self, report_id: str) -> list[Holder]:
-        async with self._sessions() as session:
+        async with readers(self._sessions)() as session:
             rows = (
                 await session.scalars(select(ReportHolderRecord).where(ReportHolderRecord.report_id == report_id))
             ).all()
@@ -166,7 +171,7 @@ class ReportHistory:
         """Other reports sharing any of the keys, oldest first, with the agencies that hold them (maybe none yet)."""
         if not keys:
             return []
-        async with self._sessions() as session:
+        async with readers(self._sessions)() as session:
             hits = (
                 await session.execute(
                     select(
@@ -201,7 +206,7 @@ class ReportHistory:
         """(agency, report, linked report) already told of a link by another trigger than this one."""
         if not pairs:
             return set()
-        async with self._sessions() as session:
+        async with readers(self._sessions)() as session:
             rows = (
                 await session.scalars(
                     select(LinkNoticeRecord)
@@ -230,7 +235,7 @@ class ReportHistory:
 
     async def linked_reports(self, report_id: str) -> list[str]:
         """Report ids linked to this one (for ops' report page: the cluster)."""
-        async with self._sessions() as session:
+        async with readers(self._sessions)() as session:
             mine = select(ReportMatchKeyRecord.match_key).where(ReportMatchKeyRecord.report_id == report_id)
             rows = await session.scalars(
                 select(ReportMatchKeyRecord.report_id)

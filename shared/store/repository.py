@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.states import DELIVERED_STATES, AttemptOutcome, NotificationState
 from shared.store.batching import Coalescer
+from shared.store.engine import readers
 from shared.store.models import (
     DeliveryAttemptRecord,
     EndpointStatusRecord,
@@ -70,6 +71,9 @@ _RECORD_PROGRESS = (
     )
 )
 _INSERT_ATTEMPT = insert(table_of(DeliveryAttemptRecord))
+_R = table_of(ReportRecord).c
+_EXISTING_REPORT = select(_R.content_sha256, _R.routed_at).where(_R.report_id == bindparam("rid"))
+_MARK_ROUTED = update(table_of(ReportRecord)).where(_R.report_id == bindparam("rid")).values(routed_at=bindparam("at_"))
 _STATES = select(_N.notification_id, _N.state).where(_N.notification_id.in_(bindparam("ids", expanding=True)))
 
 
@@ -83,8 +87,8 @@ class Store:
 
     # --- router -----------------------------------------------------------------------------------
     async def existing_report(self, report_id: str) -> ExistingReport | None:
-        async with self._sessions() as session:
-            row = await session.get(ReportRecord, report_id)
+        async with readers(self._sessions)() as session:
+            row = (await session.execute(_EXISTING_REPORT, {"rid": report_id})).first()
             if row is None:
                 return None
             return ExistingReport(row.content_sha256, row.routed_at is not None)
@@ -103,7 +107,7 @@ class Store:
 
     async def mark_routed(self, report_id: str, at: datetime, also: InTransaction | None = None) -> None:
         async with self._sessions.begin() as session:
-            await session.execute(update(ReportRecord).where(ReportRecord.report_id == report_id).values(routed_at=at))
+            await session.execute(_MARK_ROUTED, {"rid": report_id, "at_": at})
             if also is not None:
                 await also(session)
 
@@ -121,7 +125,7 @@ class Store:
         return await self._state_reads.submit(notification_id)
 
     async def _read_states(self, ids: list[str]) -> list[NotificationState | None]:
-        async with self._sessions() as session:
+        async with readers(self._sessions)() as session:
             rows = await session.execute(_STATES, {"ids": sorted(set(ids))})
             states = {nid: NotificationState(state) for nid, state in rows.all()}
         return [states.get(nid) for nid in ids]
@@ -189,7 +193,7 @@ class Store:
 
     # --- acknowledgements -------------------------------------------------------------------------
     async def notification(self, notification_id: str) -> NotificationRecord | None:
-        async with self._sessions() as session:
+        async with readers(self._sessions)() as session:
             return await session.get(NotificationRecord, notification_id)
 
     # --- status -----------------------------------------------------------------------------------
