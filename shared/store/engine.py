@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.settings import DatabaseSettings
 
 
-def make_engine(url: str | None = None) -> AsyncEngine:
+def make_engine(url: str | None = None, *, pre_ping: bool = False) -> AsyncEngine:
+    """`pre_ping` is for callers that cannot retry (a test's own engine across a database restart)."""
     settings = DatabaseSettings()
     url = url or settings.database_url
     if url.startswith("sqlite"):
@@ -28,7 +29,12 @@ def make_engine(url: str | None = None) -> AsyncEngine:
     # one statement with a disconnect error; SQLAlchemy then invalidates the whole pool, and the caller's retry
     # (consumers: transient, with backoff; HTTP: 503) runs on a fresh connection.
     return create_async_engine(
-        url, pool_size=settings.database_pool_size, max_overflow=0, pool_timeout=10, pool_recycle=1800
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=0,
+        pool_timeout=10,
+        pool_recycle=1800,
+        pool_pre_ping=pre_ping,
     )
 
 

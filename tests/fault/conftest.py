@@ -106,6 +106,6 @@ def fault_pipeline(
 
 @pytest.fixture(scope="module")
 async def fault_db(fault_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(fault_database_url)
+    engine = make_engine(fault_database_url, pre_ping=True)
     yield engine
     await engine.dispose()

@@ -70,7 +70,7 @@ def cluster_pipeline(cluster: KafkaHandle, postgres: PostgresHandle, work_dir: P
 
 @pytest.fixture(scope="module")
 async def cluster_db(cluster_pipeline: Pipeline) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(cluster_pipeline.config.database_url)
+    engine = make_engine(cluster_pipeline.config.database_url, pre_ping=True)
     yield engine
     await engine.dispose()
 

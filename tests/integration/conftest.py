@@ -35,6 +35,6 @@ def pipeline(kafka: KafkaHandle, database_url: str, work_dir: Path) -> Iterator[
 
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, pre_ping=True)
     yield engine
     await engine.dispose()

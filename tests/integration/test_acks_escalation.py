@@ -89,7 +89,7 @@ def esc_pipeline(kafka: KafkaHandle, esc_database_url: str, work_dir: Path) -> I
 
 @pytest.fixture(scope="module")
 async def esc_db(esc_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(esc_database_url)
+    engine = make_engine(esc_database_url, pre_ping=True)
     yield engine
     await engine.dispose()
 

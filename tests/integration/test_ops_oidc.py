@@ -192,7 +192,7 @@ async def test_ops_actions_record_the_oidc_user_and_refuse_a_cross_site_post(
         token = await _provider_token(provider, "careline-automation", "ops")
         by_api = await ops.post(f"/api/endpoints/{api_agency}/enable", headers={"authorization": f"Bearer {token}"})
         assert by_api.status_code == 200
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, pre_ping=True)
     try:
         async with engine.connect() as conn:
             rows = (
