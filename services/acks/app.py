@@ -16,6 +16,7 @@ from services.acks.metrics import ACKS, TIME_TO_ACK
 from services.acks.settings import AcksSettings
 from shared.acklinks import AckLinkSettings, LinkClaim, LinkInvalid, verify_token
 from shared.api_docs import hide_docs_in_production, json_body
+from shared.database_outage import answer_database_outage
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.events import AcknowledgementRecorded, AckRequest
 from shared.http import BrokerConnection, broker_service_app, serve
@@ -65,6 +66,7 @@ def create_app(settings: AcksSettings | None = None) -> FastAPI:
 
     app = broker_service_app("Careline DMST acknowledgements", connection, closing=[engine.dispose])
     hide_docs_in_production(app, current_environment())
+    answer_database_outage(app, "acknowledgement not recorded")  # PostgreSQL away: 503 + Retry-After, never a 500
 
     async def record(notification: AckTarget, *, by: str, webhook_id: str, channel: str) -> JSONResponse:
         """Publish first (the event must exist before the ack is final), then record in one transaction."""

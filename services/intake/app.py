@@ -24,6 +24,7 @@ from services.intake.settings import READ_SCOPE, WRITE_SCOPE, IntakeSettings
 from services.intake.status import public_step, report_status
 from shared.api_docs import hide_docs_in_production, json_body
 from shared.consuming import consume
+from shared.database_outage import answer_database_outage
 from shared.envelope import Keyring
 from shared.events import CarelineReport
 from shared.http import BrokerConnection, broker_service_app, validation_problem
@@ -64,6 +65,7 @@ def create_app(
 
     app = broker_service_app("Careline DMST intake", connection, closing=[engine.dispose], version="1")
     hide_docs_in_production(app, environment)
+    answer_database_outage(app, "request not completed")  # PostgreSQL away: 503 + Retry-After, never a 500
 
     async def admit(request: Request, scope: str) -> Client | JSONResponse:
         """Authenticate, then charge the client's bucket: 401/403 or 429 with Retry-After."""

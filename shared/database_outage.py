@@ -1,0 +1,67 @@
+"""A database outage is the caller's cue to retry, not a server bug: 503 with Retry-After and a clear message.
+
+Without this, an HTTP service whose PostgreSQL is down (restarting, failing over, unreachable) answers 500
+with a traceback in its log. `answer_database_outage(app)` turns the errors an unreachable database raises
+(connection refused, dropped, timed out, "the database system is starting up") into
+`503 {"error": ..., "what_to_do": ...}` with `Retry-After`, logging only the error's type. Errors where the
+database refuses the data itself (DataError, IntegrityError, ...) are bugs and stay 500s.
+"""
+
+import asyncpg
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = structlog.get_logger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+# What an unreachable or restarting database raises, wrapped by SQLAlchemy or not (asyncpg's connect raises
+# the socket's OSError as it is).
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError | InterfaceError):
+        return isinstance(exc.orig, OUTAGE_ERRORS)  # e.g. asyncpg's "cannot connect now" wrapped as a DBAPIError
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+def outage_response(what: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": f"{what}: the database is unavailable",
+            "what_to_do": f"send the same request again after {RETRY_AFTER_SECONDS} seconds",
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def answer_database_outage(app: FastAPI, what: str = "request not completed") -> None:
+    """Register the 503 answer for every database-outage error a route lets escape."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not is_database_outage(exc):
+            raise exc  # a real bug: Starlette's 500 (with its traceback in the log) is right
+        log.warning("database_unavailable", path=request.url.path, error_type=type(exc).__name__)
+        return outage_response(what)
+
+    kinds: tuple[type[Exception], ...] = (DBAPIError, *OUTAGE_ERRORS)
+    for kind in kinds:
+        app.add_exception_handler(kind, handle)
