@@ -8,8 +8,6 @@ unknown key), the issuer, the audience, the expiry, and the scope: `reports:writ
 and the rate limit see. `INTAKE_AUTH=none` switches this off, and only a local or test run may do so.
 """
 
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,17 +15,14 @@ import httpx
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
 
 from services.intake.settings import IntakeSettings
 from shared.settings import ConfigurationRefused, Environment
+from shared.tokens import JwksFetcher, JwtVerifier, KeysUnavailable, TokenInvalid
 
 log = structlog.get_logger(__name__)
 
-ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
-JwksFetcher = Callable[[bool], Awaitable[dict[str, Any]]]
+__all__ = ["AuthRefused", "Client", "IntakeAuth", "JwksFetcher", "TokenVerifier", "discovery_fetcher"]
 
 
 @dataclass(frozen=True)
@@ -72,41 +67,20 @@ def scopes_of(claims: dict[str, Any]) -> frozenset[str]:
 
 
 class TokenVerifier:
-    def __init__(self, issuer: str, audience: str, fetch_jwks: JwksFetcher, *, leeway: int = 30) -> None:
-        self._issuer = issuer
-        self._audience = audience
-        self._fetch = fetch_jwks
-        self._leeway = leeway
-        self._keys: KeySet | None = None
-        self._refetched_at = 0.0
+    """shared/tokens.py's check, answered as OAuth does: 401 invalid_token, 503 when the keys are unreachable."""
 
-    async def _key_set(self, force: bool) -> KeySet:
-        if self._keys is None or force:
-            self._keys = KeySet.import_key_set(await self._fetch(force))  # type: ignore[arg-type]
-        return self._keys
+    def __init__(self, issuer: str, audience: str, fetch_jwks: JwksFetcher, *, leeway: int = 30) -> None:
+        self._jwt = JwtVerifier(issuer, audience, fetch_jwks, leeway=leeway)
 
     async def client(self, token: str) -> Client:
         try:
-            try:
-                decoded = jwt.decode(token, await self._key_set(False), algorithms=ALGORITHMS)
-            except InvalidKeyIdError:
-                if time.monotonic() - self._refetched_at < 60:
-                    raise
-                self._refetched_at = time.monotonic()
-                decoded = jwt.decode(token, await self._key_set(True), algorithms=ALGORITHMS)
-            jwt.JWTClaimsRegistry(
-                leeway=self._leeway,
-                iss={"essential": True, "value": self._issuer},
-                aud={"essential": True, "value": self._audience},
-                exp={"essential": True},
-            ).validate(decoded.claims)
-        except (JoseError, ValueError) as exc:
-            log.info("intake_token_refused", error_type=type(exc).__name__)
+            claims = await self._jwt.claims(token)
+        except TokenInvalid as exc:
+            log.info("intake_token_refused", error_type=exc.error_type)
             raise AuthRefused(401, "invalid_token", "access token not valid for this API") from None
-        except (httpx.HTTPError, RuntimeError, KeyError) as exc:
-            log.warning("intake_token_keys_unavailable", error_type=type(exc).__name__)
+        except KeysUnavailable as exc:
+            log.warning("intake_token_keys_unavailable", error_type=exc.error_type)
             raise AuthRefused(503, "temporarily_unavailable", "the token issuer's keys are unreachable") from None
-        claims = dict(decoded.claims)
         identity = claims.get("client_id") or claims.get("azp") or claims.get("sub")
         if not isinstance(identity, str) or not identity:
             raise AuthRefused(401, "invalid_token", "access token names no client")

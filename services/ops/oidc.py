@@ -11,7 +11,7 @@ import html
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -21,13 +21,12 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
+from joserfc.errors import JoseError
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.ops.auth import LoginRequired
 from services.ops.settings import OpsSettings
+from shared.tokens import JwksFetcher, JwtVerifier, KeysUnavailable, TokenInvalid
 
 log = structlog.get_logger(__name__)
 
@@ -37,11 +36,7 @@ SESSION_COOKIE = "careline_ops_session"
 _USER_KEY = "user"
 _SINCE_KEY = "since"
 _NEXT_KEY = "next"
-# Only asymmetric signatures: a Bearer token must be provably the provider's, never signed with a shared secret.
-ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-JwksFetcher = Callable[[bool], Awaitable[dict[str, Any]]]
 
 
 def user_name(claims: Mapping[str, Any]) -> str:
@@ -71,46 +66,20 @@ def local_path(target: str | None) -> str:
 
 
 class BearerVerifier:
-    """Checks a JWT from an API client against the issuer's keys; the key set is refetched (at most once a
-    minute) when a token names a key id it does not know, so a provider's key rotation needs no restart."""
+    """shared/tokens.py's check for an API client's JWT (`sub` required); None when refused (the reason is
+    logged, never the token)."""
 
     def __init__(self, issuer: str, audience: str, fetch_jwks: JwksFetcher, *, leeway: int = 60) -> None:
-        self._issuer = issuer
-        self._audience = audience
-        self._fetch = fetch_jwks
-        self._leeway = leeway
-        self._keys: KeySet | None = None
-        self._refetched_at = 0.0
-
-    async def _key_set(self, force: bool) -> KeySet:
-        if self._keys is None or force:
-            self._keys = KeySet.import_key_set(await self._fetch(force))  # type: ignore[arg-type]
-        return self._keys
+        self._jwt = JwtVerifier(issuer, audience, fetch_jwks, leeway=leeway, require_subject=True)
 
     async def claims(self, token: str) -> dict[str, Any] | None:
-        """The token's claims when it is valid for this client, else None (the reason is logged, not the token)."""
         try:
-            try:
-                decoded = jwt.decode(token, await self._key_set(False), algorithms=ALGORITHMS)
-            except InvalidKeyIdError:
-                if time.monotonic() - self._refetched_at < 60:
-                    raise
-                self._refetched_at = time.monotonic()
-                decoded = jwt.decode(token, await self._key_set(True), algorithms=ALGORITHMS)
-            jwt.JWTClaimsRegistry(
-                leeway=self._leeway,
-                iss={"essential": True, "value": self._issuer},
-                aud={"essential": True, "value": self._audience},
-                exp={"essential": True},
-                sub={"essential": True},
-            ).validate(decoded.claims)
-        except (JoseError, ValueError) as exc:
-            log.info("ops_bearer_refused", error_type=type(exc).__name__)
-            return None
-        except (httpx.HTTPError, OAuthError, RuntimeError) as exc:
-            log.warning("ops_bearer_keys_unavailable", error_type=type(exc).__name__)
-            return None
-        return dict(decoded.claims)
+            return await self._jwt.claims(token)
+        except TokenInvalid as exc:
+            log.info("ops_bearer_refused", error_type=exc.error_type)
+        except KeysUnavailable as exc:
+            log.warning("ops_bearer_keys_unavailable", error_type=exc.error_type)
+        return None
 
 
 def _page(title: str, text: str, status: int, link: str | None = None) -> HTMLResponse:
