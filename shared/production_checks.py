@@ -187,14 +187,19 @@ def production_problems(
 
 
 def enforce_startup_checks(
-    service: str, *, allowed: Iterable[Environment] = ("local", "test", "production"), uses: Uses = EVERYTHING
+    service: str,
+    *,
+    allowed: Iterable[Environment] = ("local", "test", "production"),
+    uses: Uses = EVERYTHING,
+    own_problems: Iterable[str] = (),
 ) -> Environment:
-    """Call first in every service's main(): exits (naming each setting) rather than start fail-open."""
+    """Call first in every service's main(): exits (naming each setting) rather than start fail-open.
+    `own_problems`: the service's own settings' refusals, listed with the rest in production."""
     environment = current_environment()
     if environment not in tuple(allowed):
         raise ConfigurationRefused(f"{service} refuses ENVIRONMENT={environment}: it is for local runs and tests only")
     if environment == "production":
-        problems = production_problems(uses=uses)
+        problems = production_problems(uses=uses) + list(own_problems)
         if problems:
             listing = "\n  - ".join(problems)
             raise ConfigurationRefused(f"{service} refuses to start in production:\n  - {listing}")

@@ -15,10 +15,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.intake.auth import AuthRefused, Client, IntakeAuth, JwksFetcher
+from services.intake.auth import AuthRefused, Client, IntakeAuth, JwksFetcher, auth_problems
 from services.intake.clocks import with_clocks
 from services.intake.inbound import make_inbound_processor
 from services.intake.metrics import INTAKE_LATENCY, INTAKE_REQUESTS
+from services.intake.mtls import server_tls_options
 from services.intake.publishing import KafkaUnavailable, publish_report
 from services.intake.settings import READ_SCOPE, WRITE_SCOPE, IntakeSettings
 from services.intake.status import public_step, report_status
@@ -261,9 +262,9 @@ def _unavailable(reason: str) -> JSONResponse:
 
 
 def main() -> None:
-    enforce_startup_checks("intake", uses=("envelope",))
-    configure_logging("intake")
     settings = IntakeSettings()
+    enforce_startup_checks("intake", uses=("envelope",), own_problems=auth_problems(settings, current_environment()))
+    configure_logging("intake")
     # shared.http.serve plus the limits an agency-facing API needs (concurrency, keep-alive, header size).
     uvicorn.run(
         create_app(settings),
@@ -276,4 +277,5 @@ def main() -> None:
         limit_concurrency=settings.limit_concurrency,
         timeout_keep_alive=settings.keep_alive_seconds,
         h11_max_incomplete_event_size=16 * 1024,
+        **server_tls_options(settings),  # INTAKE_AUTH=mtls: client certificates required against the CA
     )

@@ -5,7 +5,9 @@ credentials grant and sends it as `Authorization: Bearer <JWT>`. Intake checks t
 issuer's JWKS (found through its discovery document, refetched at most once a minute when a token names an
 unknown key), the issuer, the audience, the expiry, and the scope: `reports:write` to post,
 `reports:read` to read. The client's identity (`client_id`, else `azp`, else `sub`) is what the audit trail
-and the rate limit see. `INTAKE_AUTH=none` switches this off, and only a local or test run may do so.
+and the rate limit see. `INTAKE_AUTH=mtls` uses client certificates instead (services/intake/mtls.py: the
+certificate's identity takes the client id's place). `INTAKE_AUTH=none` switches authentication off, and only a
+local or test run may do so.
 """
 
 from dataclasses import dataclass
@@ -16,13 +18,19 @@ import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from services.intake.settings import IntakeSettings
+from services.intake.mtls import server_tls_options, tls_identity
+from services.intake.settings import READ_SCOPE, WRITE_SCOPE, IntakeSettings
 from shared.settings import ConfigurationRefused, Environment
 from shared.tokens import JwksFetcher, JwtVerifier, KeysUnavailable, TokenInvalid
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["AuthRefused", "Client", "IntakeAuth", "JwksFetcher", "TokenVerifier", "discovery_fetcher"]
+OAUTH_ADVICE = "get a token with the client credentials grant and send it as 'Authorization: Bearer <token>'"
+MTLS_ADVICE = "connect with a client certificate issued by the CA intake trusts (INTAKE_TLS_CLIENT_CA_FILE)"
+# A certificate from the configured CA is the agency system's whole credential: it may post and read.
+CERTIFICATE_SCOPES = frozenset({WRITE_SCOPE, READ_SCOPE})
+
+__all__ = ["AuthRefused", "Client", "IntakeAuth", "JwksFetcher", "TokenVerifier", "auth_problems", "discovery_fetcher"]
 
 
 @dataclass(frozen=True)
@@ -35,23 +43,22 @@ class Client:
 
 
 class AuthRefused(Exception):
-    def __init__(self, status: int, error: str, description: str, scope: str | None = None) -> None:
+    def __init__(
+        self, status: int, error: str, description: str, scope: str | None = None, what_to_do: str = OAUTH_ADVICE
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.error = error
         self.description = description
         self.scope = scope
+        self.what_to_do = what_to_do
 
     def response(self) -> JSONResponse:
         challenge = f'Bearer realm="careline-intake", error="{self.error}"'
         if self.scope:
             challenge += f', scope="{self.scope}"'
         return JSONResponse(
-            {
-                "error": self.description,
-                "what_to_do": "get a token with the client credentials grant and send it as "
-                "'Authorization: Bearer <token>'",
-            },
+            {"error": self.description, "what_to_do": self.what_to_do},
             status_code=self.status,
             headers={"WWW-Authenticate": challenge},
         )
@@ -112,10 +119,14 @@ class IntakeAuth:
 
     def __init__(self, settings: IntakeSettings, environment: Environment, fetch_jwks: JwksFetcher | None = None):
         self.enabled = settings.auth != "none"
+        self.mutual_tls = settings.auth == "mtls"
         self._verifier: TokenVerifier | None = None
         if not self.enabled:
             if environment == "production":
                 raise ConfigurationRefused("INTAKE_AUTH=none is allowed only with ENVIRONMENT=local or test")
+            return
+        if self.mutual_tls:
+            server_tls_options(settings)  # refuses (naming the setting) without the CA, certificate or key
             return
         if not settings.auth_issuer:
             raise ConfigurationRefused(
@@ -131,6 +142,8 @@ class IntakeAuth:
         )
 
     async def require(self, request: Request, scope: str) -> Client:
+        if self.mutual_tls:
+            return self._certificate_client(request)
         if self._verifier is None:
             peer = request.client.host if request.client else "unknown"
             return Client(f"unauthenticated:{peer}", frozenset(), authenticated=False)
@@ -143,3 +156,25 @@ class IntakeAuth:
             log.info("intake_scope_refused", client_id=client.client_id, scope=scope)
             raise AuthRefused(403, "insufficient_scope", f"the token lacks the scope {scope}", scope=scope)
         return client
+
+    def _certificate_client(self, request: Request) -> Client:
+        """uvicorn has verified the chain in the handshake; a request without a verified identity (another
+        server in front, a certificate naming nobody) is refused all the same."""
+        identity = tls_identity(dict(request.scope))
+        if identity is None:
+            raise AuthRefused(401, "invalid_client", "a client certificate from the Careline CA is required",
+                              what_to_do=MTLS_ADVICE)  # fmt: skip
+        return Client(identity, CERTIFICATE_SCOPES, authenticated=True)
+
+
+def auth_problems(settings: IntakeSettings, environment: Environment) -> list[str]:
+    """What IntakeAuth would refuse, as a list for the startup checks (each naming its setting)."""
+    try:
+        IntakeAuth(settings, environment, fetch_jwks=_never_fetch)
+    except ConfigurationRefused as refused:
+        return [str(refused)]
+    return []
+
+
+async def _never_fetch(_: bool) -> dict[str, Any]:
+    raise RuntimeError("startup checks fetch no keys")

@@ -1,3 +1,4 @@
+from pathlib import Path
 from typing import Literal
 
 from pydantic import PositiveFloat, PositiveInt
@@ -16,8 +17,12 @@ class IntakeSettings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     database_timeout_seconds: float = 2.0  # idempotency bookkeeping; past it, accept on Kafka's word alone
     consume_inbound_topic: bool = True
-    # OAuth 2.0 client credentials (services/intake/auth.py); "none" only with ENVIRONMENT=local or test.
-    auth: Literal["oidc", "none"] = "oidc"
+    # OAuth 2.0 client credentials (services/intake/auth.py), or mutual TLS (services/intake/mtls.py: needs the
+    # three INTAKE_TLS_* files); "none" only with ENVIRONMENT=local or test.
+    auth: Literal["oidc", "mtls", "none"] = "oidc"
+    tls_certfile: Path | None = None  # the server's certificate (PEM); set alone, intake serves https
+    tls_keyfile: Path | None = None
+    tls_client_ca_file: Path | None = None  # INTAKE_AUTH=mtls: the CA every client certificate must chain to
     auth_issuer: str | None = None
     auth_audience: str = "careline-intake"
     auth_jwks_url: str | None = None  # default: the issuer's discovery document names it

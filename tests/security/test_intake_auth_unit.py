@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from joserfc.jwk import KeySet, RSAKey
 from devtools.runner.samples import sample_report
 from services.intake.app import create_app
 from services.intake.auth import IntakeAuth
+from services.intake.mtls import certificate_identity
 from services.intake.settings import IntakeSettings
 from shared.api_docs import hide_docs_in_production
 from shared.settings import ConfigurationRefused
@@ -83,3 +85,31 @@ def test_docs_and_openapi_are_off_in_production() -> None:
     dev = FastAPI()
     hide_docs_in_production(dev, "test")
     assert TestClient(dev).get("/openapi.json").status_code == 200
+
+
+def test_mutual_tls_identity_and_settings(tmp_path: Path) -> None:
+    """The identity is the first DNS/URI subjectAltName, else the commonName; a request that did not come over
+    verified mutual TLS is refused; a missing CA, certificate or key refuses to start, naming the setting."""
+    assert certificate_identity({"subject": ((("commonName", "cn-name"),),), "subjectAltName": (("DNS", "a.gov"),)})
+    assert certificate_identity({"subject": ((("commonName", "cn-name"),),)}) == "cn-name"
+    assert certificate_identity(
+        {"subject": ((("commonName", "x"),),), "subjectAltName": (("URI", "spiffe://c/s"),)}
+    ) == ("spiffe://c/s")
+    assert certificate_identity(None) is None
+    pem = tmp_path / "x.pem"
+    pem.write_text("-")
+    full = {"auth": "mtls", "tls_certfile": pem, "tls_keyfile": pem, "tls_client_ca_file": pem}
+    for missing, setting in (
+        ("tls_client_ca_file", "INTAKE_TLS_CLIENT_CA_FILE"),
+        ("tls_keyfile", "INTAKE_TLS_KEYFILE"),
+    ):
+        for environment in ("test", "production"):
+            with pytest.raises(ConfigurationRefused, match=setting):
+                IntakeAuth(IntakeSettings(**{**full, missing: None}), environment)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationRefused, match=r"INTAKE_TLS_CLIENT_CA_FILE=.*no such file"):
+        absent = {**full, "tls_client_ca_file": tmp_path / "absent.pem"}
+        IntakeAuth(IntakeSettings(**absent), "production")  # type: ignore[arg-type]
+    app = create_app(IntakeSettings(consume_inbound_topic=False, **full))  # type: ignore[arg-type]
+    response = TestClient(app).post("/v1/reports", json=sample_report("CL-AUTH-0002", "Hartford"))
+    tried("POST /v1/reports to an mtls intake, request not over verified TLS", response.status_code)
+    assert response.status_code == 401 and "client certificate" in response.json()["error"]
