@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.metrics_access import MetricsAccess, MetricsSettings
+from shared.settings import current_environment
 from shared.stream.engine import StreamConsumer
 from shared.stream.quiet import quiet_kafka_connection_logs
 from shared.telemetry import configure_telemetry
@@ -50,9 +52,11 @@ def add_common_routes(app: FastAPI, readiness: Callable[[], bool | tuple[bool, s
         ready, status = answer if isinstance(answer, tuple) else (answer, "ok" if answer else "starting")
         return JSONResponse({"status": status}, status_code=200 if ready else 503)
 
+    access = MetricsAccess(MetricsSettings(), current_environment())  # a Bearer token, or open in local/test only
+
     @app.get("/metrics", include_in_schema=False)
-    async def _metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def _metrics(request: Request) -> Response:
+        return access.refusal(request) or Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 class BrokerConnection:

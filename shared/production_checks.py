@@ -11,7 +11,8 @@ service exits:
 - topics replicated fewer than 3 times;
 - a secret with fewer than 24 random bytes;
 - one secret used by two agencies, or for two purposes (webhook vs acknowledgement vs link);
-- no (or an unusable) ENVELOPE_KEYS keyring: report payloads would sit on Kafka in the clear.
+- no (or an unusable) ENVELOPE_KEYS keyring: report payloads would sit on Kafka in the clear;
+- no METRICS_TOKEN (or METRICS_OPEN set): /metrics would answer anyone (shared/metrics_access.py).
 """
 
 import base64
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import ValidationError
 
 from shared.envelope import EnvelopeSettings, Keyring, KeyringInvalid
+from shared.metrics_access import MetricsSettings, metrics_problems
 from shared.settings import (
     ConfigurationRefused,
     DatabaseSettings,
@@ -148,6 +150,7 @@ def production_problems(
     secrets: SecretsSettings | None = None,
     link_secret: str | None = None,
     envelope: EnvelopeSettings | None = None,
+    metrics: MetricsSettings | None = None,
     uses: Uses = EVERYTHING,
 ) -> list[str]:
     """Everything wrong with this configuration for production, each naming its setting. `uses` says which
@@ -158,6 +161,7 @@ def production_problems(
     kafka = kafka or KafkaSettings()
     secrets = secrets or SecretsSettings()
     problems = kafka_problems(kafka) + database_problems(database_url or DatabaseSettings().database_url)
+    problems += metrics_problems(metrics or MetricsSettings(), "production")  # every service serves /metrics
     found: list[Secret] = []
     if "agencies" in used:
         if secrets.agency_config_file is None:

@@ -22,6 +22,8 @@ os.environ["ENVIRONMENT"] = "test"
 os.environ["EGRESS_ALLOW_LOOPBACK"] = "true"
 # Intake without OAuth (allowed in local/test only); tests/security runs intake with real tokens.
 os.environ["INTAKE_AUTH"] = "none"
+# /metrics without a bearer token (shared/metrics_access.py; allowed in local/test only).
+os.environ["METRICS_OPEN"] = "true"
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

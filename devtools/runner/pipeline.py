@@ -57,6 +57,7 @@ class Pipeline:
             # simulator), and a report envelope key made for this run.
             "INTAKE_AUTH": "none",
             "EGRESS_ALLOW_LOOPBACK": "true",
+            "METRICS_OPEN": "true",  # /metrics without a token (the local Prometheus, the tests)
             "ENVELOPE_KEYS": json.dumps({"run": self.envelope_key}),
             "ENVELOPE_CURRENT_KEY_ID": "run",
             **config.extra_env,

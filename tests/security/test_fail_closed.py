@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from shared.acklinks import DEV_LINK_SECRET, AckLinkSettings, DevLinkSecretRefused, link_for
 from shared.envelope import EnvelopeSettings, new_key
+from shared.metrics_access import MetricsSettings
 from shared.production_checks import DEV_SEED, production_problems
 from shared.settings import REPO_ROOT, ConfigurationRefused, KafkaSettings, SecretsSettings, current_environment
 from shared.signing import derive_dev_secret
@@ -63,9 +65,9 @@ def test_recipient_simulator_refuses_production() -> None:
     ("module", "settings"),
     [
         ("services.intake", ("KAFKA_SECURITY_PROTOCOL=PLAINTEXT", "KAFKA_TOPIC_REPLICATION_FACTOR", "DATABASE_URL",
-                             "ENVELOPE_KEYS")),
+                             "ENVELOPE_KEYS", "METRICS_TOKEN")),
         ("services.acks", ("KAFKA_SECURITY_PROTOCOL=PLAINTEXT", "KAFKA_TOPIC_REPLICATION_FACTOR", "DATABASE_URL",
-                           "AGENCY_CONFIG_FILE", "ACK_LINK_SECRET")),
+                           "AGENCY_CONFIG_FILE", "ACK_LINK_SECRET", "METRICS_TOKEN")),
     ],
 )  # fmt: skip
 def test_production_start_lists_every_refusal_by_setting(module: str, settings: tuple[str, ...]) -> None:
@@ -85,6 +87,7 @@ def _agencies(tmp_path: Path, agencies: dict[str, dict[str, object]]) -> Path:
 GOOD_KAFKA = KafkaSettings(security_protocol="SASL_SSL", topic_replication_factor=3)
 GOOD_ENVELOPE = EnvelopeSettings(keys=json.dumps({"2026-12": new_key()}), current_key_id="2026-12")
 GOOD_DB = "postgresql+asyncpg://careline@db.example.org/careline?ssl=verify-full"
+GOOD_METRICS = MetricsSettings(token=SecretStr(secrets.token_urlsafe(32)), open=False)  # conftest opens it
 
 
 def test_a_clean_production_configuration_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,8 +113,9 @@ def test_a_clean_production_configuration_passes(tmp_path: Path, monkeypatch: py
         secrets=SecretsSettings(agency_config_file=config),
         link_secret=secrets.token_urlsafe(32),
         envelope=GOOD_ENVELOPE,
+        metrics=GOOD_METRICS,
     )
-    tried("production_problems(TLS Kafka RF 3, TLS PostgreSQL, https, fresh secrets, keyring)", problems)
+    tried("production_problems(TLS Kafka RF 3, TLS PostgreSQL, https, fresh secrets, keyring, metrics token)", problems)
     assert problems == []
 
 
@@ -134,6 +138,9 @@ def test_a_clean_production_configuration_passes(tmp_path: Path, monkeypatch: py
         ("dev_seed", "DEV_SECRET_SEED: must not be set in production"),
         ("no_keyring", "ENVELOPE_KEYS: required in production"),
         ("short_key", "ENVELOPE_KEYS['k1'] has 16 bytes; AES-256 needs 32"),
+        ("no_metrics_token", "METRICS_TOKEN: required in production"),
+        ("metrics_open", "METRICS_OPEN: must not be set in production"),
+        ("short_metrics_token", "METRICS_TOKEN: secret has"),
     ],
 )
 def test_each_production_refusal_names_the_setting(
@@ -142,7 +149,7 @@ def test_each_production_refusal_names_the_setting(
     monkeypatch.setenv("ENVIRONMENT", "production")
     a_webhook, a_ack, b_webhook, link = _secret(), _secret(), _secret(), secrets.token_urlsafe(32)
     url = "https://a.example.org/h"
-    kafka, db, seed, envelope = GOOD_KAFKA, GOOD_DB, DEV_SEED, GOOD_ENVELOPE
+    kafka, db, seed, envelope, metrics = GOOD_KAFKA, GOOD_DB, DEV_SEED, GOOD_ENVELOPE, GOOD_METRICS
     if case == "plaintext_kafka":
         kafka = KafkaSettings(security_protocol="SASL_PLAINTEXT", topic_replication_factor=3)
     elif case == "replication_2":
@@ -175,6 +182,12 @@ def test_each_production_refusal_names_the_setting(
         envelope = EnvelopeSettings()
     elif case == "short_key":
         envelope = EnvelopeSettings(keys=json.dumps({"k1": base64.b64encode(b"k" * 16).decode()}))
+    elif case == "no_metrics_token":
+        metrics = MetricsSettings(open=False)
+    elif case == "metrics_open":
+        metrics = MetricsSettings(token=GOOD_METRICS.token, open=True)
+    elif case == "short_metrics_token":
+        metrics = MetricsSettings(token=SecretStr("prometheus"), open=False)
     config = _agencies(
         tmp_path,
         {
@@ -192,6 +205,7 @@ def test_each_production_refusal_names_the_setting(
         secrets=SecretsSettings(agency_config_file=config, dev_secret_seed=seed),
         link_secret=link,
         envelope=envelope,
+        metrics=metrics,
     )
     tried(f"production_problems with {case}", problems)
     assert any(expected in p for p in problems), problems

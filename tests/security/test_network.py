@@ -6,6 +6,7 @@ Needs Kafka, PostgreSQL and Java (the mock OIDC provider); run it under `heavy`.
 
 import asyncio
 import json
+import secrets
 import select
 import socket
 import time
@@ -59,6 +60,7 @@ PROVIDER_CONFIG = {
     ],
 }
 KEY_ID = "sec-test-1"
+METRICS_TOKEN = secrets.token_urlsafe(32)
 KEYS = json.dumps({KEY_ID: new_key()})
 PERSONAL = ("Avery", "narrative")  # sample_report's child and the narrative key
 
@@ -102,6 +104,7 @@ def services(
             "INTAKE_CONSUME_INBOUND_TOPIC": "false",
             "ENVELOPE_KEYS": KEYS,
             "ENVELOPE_CURRENT_KEY_ID": KEY_ID,
+            "METRICS_TOKEN": METRICS_TOKEN,  # set: /metrics asks for it (METRICS_OPEN from the suite notwithstanding)
         },
         work_dir / "security-logs",
     )
@@ -347,3 +350,20 @@ def test_ops_refuses_a_cross_site_post_with_valid_basic_credentials(services: di
     page = httpx.get(f"{ops}/", auth=auth, timeout=30)
     tried("GET / headers", page.headers.get("content-security-policy"))
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_intake_metrics_answer_only_the_metrics_token(
+    services: dict[str, ServiceProcess], provider: OidcProviderHandle
+) -> None:
+    intake = services["intake"].url
+    writer = _token(provider, "careline-system", "reports:write")
+    probes = [
+        ("GET /metrics, no credentials", {}, 401),
+        ("GET /metrics, an intake access token", _bearer(writer), 401),
+        ("GET /metrics, Bearer METRICS_TOKEN", _bearer(METRICS_TOKEN), 200),
+    ]
+    for what, headers, want in probes:
+        response = httpx.get(f"{intake}/metrics", headers=headers, timeout=30)
+        tried(what, f"{response.status_code} {response.text[:80]!r}")
+        assert response.status_code == want, what
+        assert ("intake_requests" in response.text) is (want == 200)
