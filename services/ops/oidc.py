@@ -26,6 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from services.ops.auth import LoginRequired
 from services.ops.settings import OpsSettings
+from shared.settings import current_environment
 from shared.tokens import JwksFetcher, JwtVerifier, KeysUnavailable, TokenInvalid
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ CALLBACK_PATH = "/auth/callback"
 SESSION_COOKIE = "careline_ops_session"
 _USER_KEY = "user"
 _SINCE_KEY = "since"
+_SEEN_KEY = "seen"  # last use: a session idle for OPS_SESSION_IDLE_MINUTES is refused
 _NEXT_KEY = "next"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -103,6 +105,7 @@ class OidcUsers:
         self._allowed = frozenset(settings.oidc_allowed_users)
         self._public_url = settings.oidc_public_url.rstrip("/") if settings.oidc_public_url else None
         self._max_age = settings.session_max_age_seconds
+        self._idle_seconds = settings.session_idle_minutes * 60
         secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
         client_kwargs: dict[str, Any] = {"scope": settings.oidc_scopes, "code_challenge_method": "S256", "timeout": 10}
         if secret is None:
@@ -146,9 +149,17 @@ class OidcUsers:
         if "session" not in request.scope:
             return None
         name, since = request.session.get(_USER_KEY), request.session.get(_SINCE_KEY)
-        if not isinstance(name, str) or not isinstance(since, int) or time.time() - since > self._max_age:
+        now = int(time.time())
+        if not isinstance(name, str) or not isinstance(since, int) or now - since > self._max_age:
             return None  # the cookie is re-sent by every poll, so the login itself carries the time limit
-        return name if self._origin_ok(request) else None
+        seen = request.session.get(_SEEN_KEY, since)
+        if not isinstance(seen, int) or now - seen > self._idle_seconds:
+            request.session.clear()  # idle too long: signed out, the cookie is emptied
+            return None
+        if not self._origin_ok(request):
+            return None
+        request.session[_SEEN_KEY] = now
+        return name
 
     def _redirect_uri(self, request: Request) -> str:
         return f"{self._public_url}{CALLBACK_PATH}" if self._public_url else str(request.url_for("ops_oidc_callback"))
@@ -179,7 +190,8 @@ class OidcUsers:
             return _page("Not allowed", "This account may not use the ops dashboard.", 403)
         target = local_path(request.session.get(_NEXT_KEY))
         request.session.clear()  # nothing from before the login survives it (no fixation, no leftover state)
-        request.session.update({_USER_KEY: name, _SINCE_KEY: int(time.time())})
+        now = int(time.time())
+        request.session.update({_USER_KEY: name, _SINCE_KEY: now, _SEEN_KEY: now})
         log.info("ops_oidc_login", user=name)
         return RedirectResponse(target, status_code=303)
 
@@ -212,7 +224,9 @@ def install_oidc(app: FastAPI, settings: OpsSettings) -> OidcUsers | None:
         session_cookie=SESSION_COOKIE,
         max_age=settings.session_max_age_seconds,
         same_site="lax",
-        https_only=bool(settings.oidc_public_url and settings.oidc_public_url.startswith("https://")),
+        # Secure whenever served behind https, and always in production (TLS ends at the ingress there).
+        https_only=current_environment() == "production"
+        or bool(settings.oidc_public_url and settings.oidc_public_url.startswith("https://")),
     )
     router = APIRouter(include_in_schema=False)
     router.add_api_route(LOGIN_PATH, users.login, methods=["GET"], name="ops_oidc_login")

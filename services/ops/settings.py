@@ -4,7 +4,7 @@ watch, how often to sample lag."""
 import json
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -44,6 +44,8 @@ class OpsSettings(BaseSettings):
     session_secret: SecretStr | None = None
     # How long one OIDC login lasts, however busy the page is (it polls every second).
     session_max_age_seconds: int = 8 * 3600
+    # A login session unused this long is refused (sign in again); any request riding on it counts as use.
+    session_idle_minutes: PositiveInt = 30
 
     @field_validator("oidc_issuer", "oidc_public_url")
     @classmethod
