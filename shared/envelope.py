@@ -10,12 +10,17 @@ one new records are sealed with. Rotation: add a new key, make it current, keep 
 records sealed with them are retained (the topic's retention), then remove them. The key id is bound into
 the authenticated data, so a record cannot be re-labelled with another key id.
 
+Notifications (their payload holds the fields each agency may see) are sealed the same way by `seal_value`,
+which frames the key id into the value itself, so a retry tier or a redrive that copies only the value keeps
+it openable; `open_value` opens it where the webhook is sent (the notifier) and for redrive.
+
 Without ENVELOPE_KEYS (local and test runs only: production refuses to start) records are published in
 the clear and `open_record` passes unsealed records through, so the pipeline works before the keys are set.
 """
 
 import base64
 import binascii
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -142,3 +147,64 @@ def open_record(
         return AESGCM(key).decrypt(value[:NONCE_BYTES], value[NONCE_BYTES:], _aad(key_id))
     except InvalidTag:
         raise EnvelopeError("sealed record failed authentication (tampered, or the wrong key)") from None
+
+
+# Self-describing sealed values, for records whose headers do not travel with them (a notification is
+# re-published to retry tiers and read back for redrive by its value alone): magic, key id, nonce, ciphertext.
+VALUE_MAGIC = b"\x00careline-sealed-v1\x00"  # never the start of a JSON document
+_VALUE_AAD = b"|value"  # a header-sealed record's bytes cannot be passed off as a sealed value
+
+
+def seal_value(plaintext: bytes, keyring: Keyring) -> bytes:
+    key_id = keyring.current_key_id.encode()
+    if len(key_id) > 255:
+        raise KeyringInvalid("ENVELOPE_CURRENT_KEY_ID is longer than 255 bytes")
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _aad(keyring.current_key_id) + _VALUE_AAD
+    sealed = AESGCM(keyring.keys[keyring.current_key_id]).encrypt(nonce, plaintext, aad)
+    return VALUE_MAGIC + bytes([len(key_id)]) + key_id + nonce + sealed
+
+
+def is_sealed_value(value: bytes) -> bool:
+    return value.startswith(VALUE_MAGIC)
+
+
+def open_value(value: bytes, keyring: Keyring | None = None, *, environment: Environment | None = None) -> bytes:
+    """The plaintext of a `seal_value` record (keys from ENVELOPE_KEYS unless given). An unsealed value passes
+    through outside production; in production it is refused (EnvelopeError)."""
+    if not is_sealed_value(value):
+        if (environment or current_environment()) == "production":
+            raise EnvelopeError("unsealed record refused in production")
+        return value
+    rest = value[len(VALUE_MAGIC) :]
+    if not rest or len(rest) < 1 + rest[0] + NONCE_BYTES + 16:
+        raise EnvelopeError("sealed record too short")
+    key_id = rest[1 : 1 + rest[0]].decode("utf-8", "replace")
+    body = rest[1 + rest[0] :]
+    keyring = keyring or configured_keyring()
+    if keyring is None:
+        raise EnvelopeError("sealed record but ENVELOPE_KEYS is not configured")
+    key = keyring.keys.get(key_id)
+    if key is None:
+        raise EnvelopeError(f"no key {key_id!r} in ENVELOPE_KEYS (rotated out too early?)")
+    try:
+        return AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(key_id) + _VALUE_AAD)
+    except InvalidTag:
+        raise EnvelopeError("sealed record failed authentication (tampered, or the wrong key)") from None
+
+
+@functools.cache
+def configured_keyring() -> Keyring | None:
+    """ENVELOPE_KEYS, read once per process (publishing and opening sit on every record's path)."""
+    return Keyring.from_settings()
+
+
+def open_or_poison(value: bytes) -> bytes:
+    """`open_value` for a consumer: a record that cannot be opened will never open, so it is poison (dead letter,
+    with the reason and never the contents)."""
+    from shared.consuming import PoisonMessage  # consuming is the engine's; it needs nothing from here
+
+    try:
+        return open_value(value)
+    except EnvelopeError as exc:
+        raise PoisonMessage("unreadable_envelope", str(exc)) from None

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from faststream.kafka import KafkaBroker
 
+from shared.envelope import configured_keyring, seal_value
 from shared.events.base import Event
 from shared.events.notification import Notification
 from shared.topics import NOTIFICATION_TOPICS
@@ -26,6 +27,12 @@ async def publish_event(
 async def publish_notification(
     broker: KafkaBroker, notification: Notification, headers: Mapping[str, str] | None = None
 ) -> None:
-    await publish_event(
-        broker, notification, NOTIFICATION_TOPICS[notification.recipient_kind], notification.agency_id, headers
-    )
+    """Sealed (shared/envelope.py) whenever ENVELOPE_KEYS is set: the payload names the child and the suspects."""
+    topic, key = NOTIFICATION_TOPICS[notification.recipient_kind], notification.agency_id
+    keyring = configured_keyring()
+    if keyring is None:  # local/test without keys only: production refuses to start without them
+        await publish_event(broker, notification, topic, key, headers)
+        return
+    sealed = seal_value(notification.model_dump_json().encode(), keyring)
+    await broker.publish(sealed, topic, key=key.encode(), headers={"content-type": "application/octet-stream",
+                         "event-type": notification.event_type, **(headers or {})})  # fmt: skip

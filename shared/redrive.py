@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.envelope import open_value
 from shared.events import DeadLetter, Notification
 from shared.kafka import admin_client_kwargs, make_broker
 from shared.publishing import publish_notification
@@ -75,7 +76,7 @@ async def still_dead(
     for letter in dead:
         body = base64.b64decode(letter.original_value_b64) if letter.original_value_b64 else originals.get(_at(letter))
         if body is not None:
-            found.append(DeadNotification(letter, Notification.model_validate_json(body)))
+            found.append(DeadNotification(letter, Notification.model_validate_json(open_value(body))))
     return sorted(found, key=lambda d: d.letter.failed_at)
 
 

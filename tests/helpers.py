@@ -1,16 +1,21 @@
 """Helpers the integration and fault suites share: posting reports, reading the database, waiting."""
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.envelope import EnvelopeSettings, Keyring, open_value
 from shared.events import CarelineReport
 from shared.store.models import AcknowledgementRecord, DeliveryAttemptRecord, NotificationRecord
+
+if TYPE_CHECKING:
+    from devtools.runner.pipeline import Pipeline
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> bool:
@@ -59,3 +64,18 @@ def expected_notifications(report: dict[str, Any]) -> int:
     from tests.unit.routing_support import routed
 
     return len(routed(CarelineReport.model_validate(report)).recipients)
+
+
+def pipeline_keyring(pipeline: "Pipeline") -> Keyring:
+    """The envelope keys a pipeline's services were given: reads what they sealed (notifications, reports)."""
+    env = pipeline.services["router"].env
+    keyring = Keyring.from_settings(
+        EnvelopeSettings(keys=env["ENVELOPE_KEYS"], current_key_id=env.get("ENVELOPE_CURRENT_KEY_ID"))
+    )
+    assert keyring is not None
+    return keyring
+
+
+def notification_json(value: bytes | None, keyring: Keyring) -> Any:
+    """A notification record's JSON, opened when sealed (shared/envelope.py seal_value)."""
+    return json.loads(open_value(value or b"", keyring))

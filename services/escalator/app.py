@@ -51,7 +51,7 @@ def create_app(settings: EscalatorSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    enforce_startup_checks("escalator", uses=("links",))
+    enforce_startup_checks("escalator", uses=("links", "envelope"))  # its notices are sealed like every notification
     configure_logging("escalator")
     settings = EscalatorSettings()
     try:

@@ -71,6 +71,6 @@ def service_name(settings: NotifierSettings) -> str:
 
 def main() -> None:
     settings = NotifierSettings()
-    enforce_startup_checks(service_name(settings), uses=("agencies",))
+    enforce_startup_checks(service_name(settings), uses=("agencies", "envelope"))  # opens sealed notifications
     configure_logging(service_name(settings))
     serve(create_app(settings), settings.host, settings.port)

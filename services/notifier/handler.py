@@ -31,6 +31,7 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import WebhookClient, post_webhook
 from shared.consuming import PoisonMessage, parse_event
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
+from shared.envelope import open_or_poison
 from shared.events import DeadLetter, Notification
 from shared.publishing import publish_event
 from shared.redrive import REDRIVE_HEADER
@@ -70,8 +71,7 @@ class NotificationDeliverer:
         )
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        body = record.value or b""
-        notification = parse_event(Notification, body)
+        notification = parse_event(Notification, open_or_poison(record.value or b""))
         state = await self._store.notification_state(notification.notification_id)
         if state is None:
             raise PoisonMessage("unknown_notification", f"{notification.notification_id} was never routed")
@@ -85,7 +85,7 @@ class NotificationDeliverer:
     async def _attempt(
         self, notification: Notification, record: ConsumerRecord[bytes, bytes], retries_so_far: int
     ) -> None:
-        body = record.value or b""
+        body = open_or_poison(record.value or b"")  # what the agency receives; retry tiers get the sealed value
         kind = notification.recipient_kind
         agency = notification.agency_id
         if await self._store.endpoint_disabled(agency):
@@ -134,7 +134,7 @@ class NotificationDeliverer:
                      retries=retries_so_far)  # fmt: skip
         elif isinstance(step, RetryInTier):
             await self._broker.publish(
-                body,
+                record.value or b"",
                 retry_topic(kind, step.tier_seconds),
                 key=agency.encode(),
                 headers={

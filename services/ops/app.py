@@ -172,7 +172,7 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
 
 
 def main() -> None:
-    enforce_startup_checks("ops", uses=())
+    enforce_startup_checks("ops", uses=("envelope",))  # redrive opens and re-seals notifications
     configure_logging("ops")
     settings = OpsSettings()
     serve(create_app(settings), settings.host, settings.port)

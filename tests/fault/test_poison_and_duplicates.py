@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.infra.kafka_runtime import KafkaHandle
 from devtools.runner.pipeline import Pipeline
+from shared.envelope import EnvelopeError, Keyring, open_value
 from shared.events import RecipientKind
 from shared.topics import DEAD_LETTERS, NOTIFICATION_TOPICS, REPORTS
 from tests.fault.harness import ReportStream, drain, figures
-from tests.helpers import delivery_summary, eventually
+from tests.helpers import delivery_summary, eventually, pipeline_keyring
 
 pytestmark = pytest.mark.fault
 
@@ -33,6 +34,13 @@ def poison_messages(marker: str) -> list[tuple[str, bytes, str]]:
         (police, json.dumps({"notification_id": marker}).encode(), "schema_invalid"),
         (police, oversized, "oversized"),
     ]
+
+
+def _opened(value: bytes, keyring: Keyring) -> bytes:
+    try:
+        return open_value(value, keyring)
+    except EnvelopeError:
+        return b""
 
 
 def _report_id(value: bytes) -> object:
@@ -104,6 +112,7 @@ async def test_republished_notifications_create_no_extra_rows_or_webhooks(
     sim = fault_pipeline.url("recipient-sim")
     before = await drain(fault_db, sim, stream)
     ids = set(stream.report_ids)
+    keyring = pipeline_keyring(fault_pipeline)
     consumer = AIOKafkaConsumer(
         *NOTIFICATION_TOPICS.values(),
         bootstrap_servers=fault_kafka.bootstrap_servers,
@@ -114,7 +123,7 @@ async def test_republished_notifications_create_no_extra_rows_or_webhooks(
     ours = []
     try:
         for records in (await consumer.getmany(timeout_ms=5000, max_records=50_000)).values():
-            ours += [r for r in records if r.value.startswith(b"{") and _report_id(r.value) in ids]
+            ours += [r for r in records if _report_id(_opened(r.value, keyring)) in ids]  # sealed: opened
     finally:
         await consumer.stop()
     duplicates = random.Random(3).sample(ours, max(10, len(ours) // 20))  # 5 %

@@ -7,7 +7,6 @@ reports is in any table of the database or in any service's log.
 """
 
 import asyncio
-import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from devtools.infra.kafka_runtime import KafkaHandle
 from devtools.runner.pipeline import Pipeline
 from devtools.runner.samples import sample_report
+from shared.envelope import Keyring
 from shared.events import CarelineReport
 from shared.topics import NOTIFICATION_TOPICS
+from tests.helpers import notification_json, pipeline_keyring
 from tests.unit.routing_support import POLICY, routed
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,9 @@ def allows_links(kind: str) -> bool:
     return any(k.value == kind and "linked_reports" in p.fields for k, p in POLICY.recipient_kinds.items())
 
 
-async def messages(kafka: KafkaHandle, report_id: str, want: int, settle: float = 3.0) -> list[dict[str, Any]]:
+async def messages(
+    kafka: KafkaHandle, report_id: str, want: int, settle: float = 3.0, *, keyring: Keyring
+) -> list[dict[str, Any]]:
     """This report's notifications from the start: at least `want`, then whatever arrives within `settle` s."""
     consumer = AIOKafkaConsumer(
         *TOPICS,
@@ -75,7 +78,7 @@ async def messages(kafka: KafkaHandle, report_id: str, want: int, settle: float 
         while time.monotonic() < deadline and (quiet_until is None or time.monotonic() < quiet_until):
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
-                    value = json.loads(record.value)
+                    value = notification_json(record.value, keyring)  # sealed notifications are opened
                     if value.get("report_id") == report_id:
                         found.append(value)
             if quiet_until is None and len(found) >= want:
@@ -94,11 +97,11 @@ async def check_linked(pipeline: Pipeline, kafka: KafkaHandle, first: dict[str, 
     a, b = first["careline_report_id"], second["careline_report_id"]
     holders_a, holders_b = recipients(first), recipients(second)
     await post(pipeline, first)
-    assert len(await messages(kafka, a, len(holders_a))) == len(holders_a)
+    assert len(await messages(kafka, a, len(holders_a), keyring=pipeline_keyring(pipeline))) == len(holders_a)
     await post(pipeline, second)
     only_a = holders_a - holders_b
-    got_b = await messages(kafka, b, len(holders_b))
-    got_a = await messages(kafka, a, len(holders_a) + len(only_a))
+    got_b = await messages(kafka, b, len(holders_b), keyring=pipeline_keyring(pipeline))
+    got_a = await messages(kafka, a, len(holders_a) + len(only_a), keyring=pipeline_keyring(pipeline))
     assert len(got_b) == len(holders_b) and len(got_a) == len(holders_a) + len(only_a)  # nobody told twice
     assert {m["agency_id"] for m in got_b if m["message_type"] == "report"} == holders_b
     knows: dict[str, set[str]] = {}
@@ -148,7 +151,7 @@ async def test_an_amendment_updates_each_earlier_recipient_once_and_notifies_the
     original = report(rid, "Bolton", t0, child, f"h{uuid.uuid4().hex[:8]}")
     holders = recipients(original)
     await post(pipeline, original)
-    first = {m["agency_id"]: m for m in await messages(kafka, rid, len(holders))}
+    first = {m["agency_id"]: m for m in await messages(kafka, rid, len(holders), keyring=pipeline_keyring(pipeline))}
     assert set(first) == holders
     amended = original | {
         "report_version": 2,
@@ -160,7 +163,7 @@ async def test_an_amendment_updates_each_earlier_recipient_once_and_notifies_the
     new_police = {"pd-groton-town", "pd-groton-city", "pd-groton-long-point"}
     await post(pipeline, amended)
     await post(pipeline, amended)  # a re-post changes nothing
-    got = await messages(kafka, rid, len(holders) * 2 + len(new_police))
+    got = await messages(kafka, rid, len(holders) * 2 + len(new_police), keyring=pipeline_keyring(pipeline))
     updates = [m for m in got if m["message_type"] == "update"]
     firsts = [m for m in got if m["message_type"] == "report"]
     assert sorted(m["agency_id"] for m in updates) == sorted(holders)  # each earlier recipient exactly once

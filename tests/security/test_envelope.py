@@ -12,8 +12,11 @@ from shared.envelope import (
     Keyring,
     KeyringInvalid,
     new_key,
+    open_or_poison,
     open_record,
+    open_value,
     seal_record,
+    seal_value,
 )
 from tests.security.probe import tried
 
@@ -78,3 +81,33 @@ def test_unsealed_records_pass_only_outside_production() -> None:
 def test_bad_keyrings_are_refused_by_name(keys: str, current: str | None, message: str) -> None:
     with pytest.raises(KeyringInvalid, match=message):
         Keyring.from_settings(EnvelopeSettings(keys=keys, current_key_id=current))
+
+
+def test_sealed_values_carry_their_key_id_and_refuse_tampering_swaps_and_clear_text_in_production() -> None:
+    """Notifications: sealed into the value itself, so a retry tier or a redrive that copies only the value keeps
+    it openable; rotation works by the key id framed in it."""
+    old, new = new_key(), new_key()
+    before = seal_value(REPORT, _ring("k1", k1=old))
+    after = seal_value(REPORT, _ring("k2", k1=old, k2=new))
+    rotated = _ring("k2", k1=old, k2=new)
+    tried("seal_value with k1, then with k2 current", {"clear text in value": b"Jane" in before + after})
+    assert b"Jane" not in before + after and b"Oak St" not in before + after
+    assert open_value(before, rotated) == open_value(after, rotated) == REPORT  # old records still open
+    tampered = before[:-1] + bytes([before[-1] ^ 1])
+    with pytest.raises(EnvelopeError, match="failed authentication"):
+        open_value(tampered, rotated)
+    with pytest.raises(EnvelopeError, match="no key 'k2'"):
+        open_value(after, _ring("k1", k1=old))
+    report_sealed, _ = seal_record(REPORT, _ring("k1", k1=old))  # a report's bytes passed off as a sealed value
+    from shared.envelope import VALUE_MAGIC
+
+    with pytest.raises(EnvelopeError, match="failed authentication"):
+        open_value(VALUE_MAGIC + bytes([2]) + b"k1" + report_sealed, rotated)
+    assert open_value(b'{"plain": 1}', rotated, environment="test") == b'{"plain": 1}'
+    with pytest.raises(EnvelopeError, match="unsealed record refused in production"):
+        open_value(b'{"plain": 1}', rotated, environment="production")
+    from shared.consuming import PoisonMessage
+
+    with pytest.raises(PoisonMessage) as poison:
+        open_or_poison(tampered)
+    assert poison.value.reason == "unreadable_envelope" and "Jane" not in str(poison.value)
