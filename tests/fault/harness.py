@@ -145,6 +145,8 @@ def ops_command(pipeline: Pipeline, *args: str) -> str:
         "KAFKA_BOOTSTRAP_SERVERS": pipeline.config.bootstrap_servers,
         "DATABASE_URL": pipeline.config.database_url,
         "ENVIRONMENT": pipeline.config.environment,
+        # Redrive opens the sealed notifications (shared/envelope.py): ops holds the pipeline's envelope keys.
+        **{k: v for k, v in pipeline.services["router"].env.items() if k.startswith("ENVELOPE_")},
     }
     done = subprocess.run(
         [sys.executable, "-m", "services.notifier.redrive", *args],
