@@ -37,9 +37,7 @@ def _local(spec: RecipientSpec, report: CarelineReport, d: Directory, fb: Fallba
         town = d.find(name)
         if spec.resolve is Resolve.LOCAL_POLICE:
             if town is None:
-                yield _fallback(
-                    fb.unknown_town, "unknown_town", role, f"{role} town {name!r} is not a Connecticut town"
-                )
+                yield _fallback(fb.unknown_town, "unknown_town", role, _not_a_town(role))
                 continue
             answers: list[PoliceAnswer | None] = [*d.police(town, day)] or [None]
             for answer in answers:
@@ -50,7 +48,7 @@ def _local(spec: RecipientSpec, report: CarelineReport, d: Directory, fb: Fallba
         elif spec.resolve is Resolve.LOCAL_MDT:
             mdt = d.mdt(town, day) if town else None
             if town is None or mdt is None:
-                why = f"no MDT on record for {town.name}" if town else f"{role} town {name!r} is not a Connecticut town"
+                why = f"no MDT on record for {town.name}" if town else _not_a_town(role)
                 yield _fallback(fb.unknown_mdt, "unknown_mdt", role, why)
             else:
                 how = (
@@ -61,9 +59,15 @@ def _local(spec: RecipientSpec, report: CarelineReport, d: Directory, fb: Fallba
         else:
             liaison = d.hart_liaison(town) if town else None
             if liaison is None:
-                yield _fallback(fb.unknown_region, "unknown_region", role, f"no DCF region for {name!r}")
+                why = f"no DCF region for {town.name}" if town else _not_a_town(role)
+                yield _fallback(fb.unknown_region, "unknown_region", role, why)
             else:
                 yield Resolved(liaison, role.value, f"{role} town {town.name}" if town else "")
+
+
+def _not_a_town(role: TownRole) -> str:
+    """Never the submitted name: it is the Careline's free text and may name people (issue 12)."""
+    return f"{role} town is not a Connecticut town"
 
 
 def _fallback(agency_id: str, name: str, role: TownRole, why: str) -> Resolved:
