@@ -25,6 +25,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError, SQLAlchemyError
 
+from shared.database_outage import refused_by_database
 from shared.events.deadletter import DeadLetter
 from shared.http import BrokerConnection
 from shared.kafka import consumer_kwargs
@@ -56,7 +57,7 @@ _REFUSED_BY_DATABASE = (DataError, IntegrityError, ProgrammingError, NotSupporte
 
 def is_transient(exc: BaseException) -> bool:
     """Trouble that goes away by itself: the database or Kafka unreachable, a timeout, a dropped connection."""
-    if isinstance(exc, _REFUSED_BY_DATABASE):
+    if isinstance(exc, _REFUSED_BY_DATABASE) or refused_by_database(exc):  # by class, or PostgreSQL's SQLSTATE
         return False
     return isinstance(exc, SQLAlchemyError | KafkaError | ConnectionError | TimeoutError | OSError)
 

@@ -34,9 +34,24 @@ OUTAGE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, shutting down / starting up
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for source in (orig, getattr(orig, "__cause__", None), exc):
+        sqlstate = getattr(source, "sqlstate", None) or getattr(source, "pgcode", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return sqlstate
+    return None
+
+
 def is_database_outage(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    sqlstate = _sqlstate(exc)
+    if sqlstate is not None:
+        return sqlstate[:2] in OUTAGE_SQLSTATE_CLASSES
     if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError | InterfaceError):
         return isinstance(exc.orig, OUTAGE_ERRORS)  # e.g. asyncpg's "cannot connect now" wrapped as a DBAPIError
     return isinstance(exc, OUTAGE_ERRORS)
@@ -65,3 +80,15 @@ def answer_database_outage(app: FastAPI, what: str = "request not completed") ->
     kinds: tuple[type[Exception], ...] = (DBAPIError, *OUTAGE_ERRORS)
     for kind in kinds:
         app.add_exception_handler(kind, handle)
+
+
+# SQLSTATE classes where PostgreSQL refuses the statement or its data: retrying cannot help (poison, not forever).
+# Not here, so transient: 08 connection, 40 rollback (serialization, deadlock), 53 resources, 57 shutdown/starting.
+REFUSING_SQLSTATE_CLASSES = frozenset({"0A", "21", "22", "23", "2B", "42", "44"})
+
+
+def refused_by_database(exc: BaseException) -> bool:
+    """The database refused the data or the statement itself. asyncpg surfaces e.g. "value too long" as a plain
+    DBAPIError, not DataError, so the SQLSTATE decides (sqlalchemy's wrapper and asyncpg's error both carry it)."""
+    sqlstate = _sqlstate(exc)
+    return sqlstate is not None and sqlstate[:2] in REFUSING_SQLSTATE_CLASSES

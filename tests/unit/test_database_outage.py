@@ -161,3 +161,32 @@ def test_intake_never_answers_500_when_the_database_is_down(outage: str) -> None
 )
 def test_only_an_unreachable_database_is_an_outage(error: BaseException, outage: bool) -> None:
     assert is_database_outage(error) is outage
+
+
+class _AdaptedError(Exception):
+    """What SQLAlchemy's asyncpg adapter puts in DBAPIError.orig: the driver's SQLSTATE on `sqlstate`."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__("driver error")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "outage", "transient"),
+    [
+        ("22001", False, False),  # value too long: asyncpg raises it as a plain DBAPIError
+        ("23503", False, False),  # foreign key
+        ("42P01", False, False),  # no such table
+        ("57P03", True, True),  # cannot connect now (starting up)
+        ("08006", True, True),  # connection failure
+        ("40001", False, True),  # serialization failure: retry, but not "the database is down"
+    ],
+)
+def test_the_sqlstate_decides_outage_and_poison(sqlstate: str, outage: bool, transient: bool) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from shared.consuming import is_transient
+
+    error = DBAPIError("INSERT ...", {}, _AdaptedError(sqlstate))
+    assert is_database_outage(error) is outage
+    assert is_transient(error) is transient
