@@ -74,7 +74,8 @@ def answer_database_outage(app: FastAPI, what: str = "request not completed") ->
     async def handle(request: Request, exc: Exception) -> Response:
         if not is_database_outage(exc):
             raise exc  # a real bug: Starlette's 500 (with its traceback in the log) is right
-        log.warning("database_unavailable", path=request.url.path, error_type=type(exc).__name__)
+        route = getattr(request.scope.get("route"), "path", "unknown")  # the template: a raw path may hold a token
+        log.warning("database_unavailable", route=route, error_type=type(exc).__name__)
         return outage_response(what)
 
     kinds: tuple[type[Exception], ...] = (DBAPIError, *OUTAGE_ERRORS)

@@ -64,6 +64,7 @@ ALLOWED_KEYS = frozenset(
         "policy_version",
         "trace_id",
         "span_id",
+        "route",  # a route template (/v1/acks/link/{token}), never the raw path
         "user",  # an ops login name (the audit actor), never a report's subject
         "error",
         "problem",

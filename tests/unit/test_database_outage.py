@@ -18,6 +18,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from devtools.infra.ports import free_port
 from devtools.runner.samples import sample_report
@@ -46,28 +47,13 @@ class FakeBroker:
         return lambda fn: fn
 
 
-def _starting_up() -> OperationalError:
-    return OperationalError("SELECT 1", {}, asyncpg.CannotConnectNowError("the database system is starting up"))
+def _starting_up_engine(*_: Any, **__: Any) -> AsyncEngine:
+    """A real engine whose every connection attempt meets a PostgreSQL that is still starting up."""
 
+    async def connect() -> Any:
+        raise asyncpg.CannotConnectNowError("the database system is starting up")
 
-class StartingUpSession:
-    """Every use fails as against a PostgreSQL that is still starting up."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise _starting_up()
-
-    async def __aenter__(self) -> "StartingUpSession":
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        return None
-
-    def begin(self) -> "StartingUpSession":
-        return self
-
-
-def _starting_up_sessions(*_: Any, **__: Any) -> Any:
-    return lambda: StartingUpSession()
+    return create_async_engine("postgresql+asyncpg://careline@127.0.0.1/careline", async_creator=connect)
 
 
 def _wait_ready(client: TestClient) -> None:
@@ -99,8 +85,8 @@ def outage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr("services.acks.app.make_broker", lambda *_a, **_k: broker)
     monkeypatch.setattr("services.intake.app.make_broker", lambda *_a, **_k: broker)
     if request.param == "starting_up":
-        monkeypatch.setattr("services.acks.app.make_session_factory", _starting_up_sessions)
-        monkeypatch.setattr("services.intake.app.make_session_factory", _starting_up_sessions)
+        monkeypatch.setattr("services.acks.app.make_engine", _starting_up_engine)
+        monkeypatch.setattr("services.intake.app.make_engine", _starting_up_engine)
     yield request.param
 
 
