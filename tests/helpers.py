@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.envelope import EnvelopeSettings, Keyring, open_value
+from shared.envelope import EnvelopeError, EnvelopeSettings, Keyring, open_value
 from shared.events import CarelineReport
 from shared.store.models import AcknowledgementRecord, DeliveryAttemptRecord, NotificationRecord
 
@@ -77,5 +77,9 @@ def pipeline_keyring(pipeline: "Pipeline") -> Keyring:
 
 
 def notification_json(value: bytes | None, keyring: Keyring) -> Any:
-    """A notification record's JSON, opened when sealed (shared/envelope.py seal_value)."""
-    return json.loads(open_value(value or b"", keyring))
+    """A notification record's JSON, opened when sealed (shared/envelope.py seal_value); {} for a record another
+    pipeline of this test session sealed with its own key (the topics are shared; its reports are not ours)."""
+    try:
+        return json.loads(open_value(value or b"", keyring))
+    except EnvelopeError:
+        return {}

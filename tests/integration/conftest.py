@@ -17,8 +17,11 @@ def database_url(postgres: PostgresHandle) -> str:
     return postgres.create_database("integration")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pipeline(kafka: KafkaHandle, database_url: str, work_dir: Path) -> Iterator[Pipeline]:
+    """One per module, never alive while another module's own pipeline runs: pipelines on the one broker share
+    topics and consumer groups, so an overlapping one takes some of the other's reports (and, its envelope
+    key being different, dead-letters them)."""
     config = PipelineConfig(
         kafka.bootstrap_servers,
         database_url,

@@ -144,7 +144,9 @@ async def test_browser_code_flow_opens_the_dashboard_and_its_api_and_logout_clos
 
         cookie = ops.cookies[SESSION_COOKIE]
         session = json.loads(base64.b64decode(cookie.split(".")[0] + "=="))
-        assert session.keys() == {"user", "since"} and session["user"] == "oidc:alice"  # no token, no login state
+        # The user, the login time and the last use (for the idle timeout): no token, no login state.
+        assert session.keys() == {"user", "since", "seen"} and session["user"] == "oidc:alice"
+        assert isinstance(session["since"], int | float) and isinstance(session["seen"], int | float)
         assert "Careline DMST pipeline" in (await ops.get("/")).text
 
         assert (await ops.get("/auth/logout")).status_code == 200
