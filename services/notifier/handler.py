@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -20,7 +21,6 @@ from faststream.kafka import KafkaBroker
 from services.notifier.breaker import CircuitBreakers
 from services.notifier.delivery_policy import (
     CIRCUIT_OPEN,
-    AttemptResult,
     MarkDelivered,
     RetryInTier,
     SendToDeadLetters,
@@ -97,7 +97,7 @@ class NotificationDeliverer:
             await self._dead_letter(notification, record, "endpoint_not_configured", str(exc))
             return
         started = datetime.now(UTC)
-        result: AttemptResult = CIRCUIT_OPEN
+        result = replace(CIRCUIT_OPEN, retry_after_seconds=self.breakers.seconds_until_trial(agency))
         if self.breakers.allows(agency):
             async with self._limits[agency]:
                 result = await post_webhook(

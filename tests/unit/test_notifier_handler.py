@@ -166,6 +166,20 @@ async def test_an_open_breaker_skips_the_call_and_schedules_the_retry() -> None:
     assert handler.breakers.open_circuits() == ["pd-hartford"]
 
 
+async def test_a_last_try_that_meets_an_open_breaker_is_postponed_not_dead_lettered() -> None:
+    """The half-open breaker lets one trial through; a notification on its last try that arrives beside it waits
+    for the next real call instead of being dead-lettered without one."""
+    store, requests = FakeStore(), []
+    handler, broker = deliverer(store, 503, requests)  # type: ignore[arg-type]
+    for _ in range(2):  # threshold 2: the circuit opens
+        await handler(record())
+    await handler(record({RETRIES_HEADER: "2"}))  # retries exhausted, but no call was made
+    assert len(requests) == 2
+    topic, headers = broker.published[-1]
+    assert topic == "notifications.police.retry-30s.v1" and headers[RETRIES_HEADER] == "2"
+    assert store.states_set == []
+
+
 async def test_a_notification_never_routed_is_poison() -> None:
     handler, _ = deliverer(FakeStore(state=None), 200, [])
     with pytest.raises(PoisonMessage, match="never routed"):
