@@ -116,6 +116,9 @@ class BrokerConnection:
             return False, "starting"
         if self.kafka_logs.unreachable_for(10.0):
             return False, "kafka unreachable"
+        stalled = [c.name for c in self.consumers if c.stalled_for() > 0]
+        if stalled:
+            return False, f"consumer stalled: {', '.join(stalled)}"
         return True, "ok"
 
     @contextlib.asynccontextmanager
@@ -164,6 +167,13 @@ def broker_service_app(
     return app
 
 
+# The standard asyncio event loop, never uvloop: on uvloop a write to a connection the broker has closed raises
+# RuntimeError where asyncio raises nothing, aiokafka does not expect it (aio-libs/aiokafka#1038), and the
+# client's metadata task dies; its consumer then waits for metadata forever, silently, after a broker restart
+# (seen in tests/fault/test_broker_faults.py: the router stopped consuming for good).
+EVENT_LOOP = "asyncio"
+
+
 def serve(app: FastAPI, host: str, port: int, graceful_seconds: int = 30) -> None:
     """Run one service; SIGTERM triggers a graceful shutdown through the app's lifespan. Requests still open
     after ``graceful_seconds`` are cut off (their callers retry), so a hung client cannot hold a shutdown up.
@@ -175,5 +185,6 @@ def serve(app: FastAPI, host: str, port: int, graceful_seconds: int = 30) -> Non
         log_level="warning",
         access_log=False,
         lifespan="on",
+        loop=EVENT_LOOP,
         timeout_graceful_shutdown=graceful_seconds,
     )

@@ -28,7 +28,7 @@ from shared.consuming import consume
 from shared.database_outage import answer_database_outage
 from shared.envelope import Keyring
 from shared.events import CarelineReport
-from shared.http import BrokerConnection, broker_service_app, validation_problem
+from shared.http import EVENT_LOOP, BrokerConnection, broker_service_app, validation_problem
 from shared.kafka import make_broker
 from shared.logging import configure_logging
 from shared.production_checks import enforce_startup_checks
@@ -273,6 +273,7 @@ def main() -> None:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        loop=EVENT_LOOP,
         timeout_graceful_shutdown=30,
         limit_concurrency=settings.limit_concurrency,
         timeout_keep_alive=settings.keep_alive_seconds,

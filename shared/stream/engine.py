@@ -71,6 +71,12 @@ class ConsumerOptions:
     commit_interval_seconds: float = 1.0
     idle_poll_ms: int = 1000
     revoke_wait_seconds: float = 20.0
+    # aiokafka retries a commit for as long as the coordinator is unknown; bounded, a commit that cannot be made
+    # now is simply made later (or by the next owner), and the loop keeps turning.
+    commit_timeout_seconds: float = 30.0
+    # A loop that has not turned for this long is stuck, not busy (fetches and commits are bounded): health says
+    # so, and the orchestrator's probe restarts the process (uncommitted records are read again).
+    stalled_after_seconds: float = 120.0
 
 
 class StreamConsumer:
@@ -99,6 +105,7 @@ class StreamConsumer:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_commit = 0.0
+        self._last_turn = time.monotonic()
         self.started = False
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -148,11 +155,21 @@ class StreamConsumer:
         return self._stopping
 
     # --- the loop -------------------------------------------------------------------------------------------
+    def stalled_for(self) -> float:
+        """Seconds the loop is overdue (0 while it turns); see ConsumerOptions.stalled_after_seconds."""
+        if not self.started or self._stopping.is_set():
+            return 0.0
+        return max(0.0, time.monotonic() - self._last_turn - self._options.stalled_after_seconds)
+
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            self._last_turn = time.monotonic()
             if self._in_flight >= self._options.max_in_flight:
                 self._capacity.clear()
-                await self._capacity.wait()
+                while not self._capacity.is_set():  # waiting on slow handlers is not a stall
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._capacity.wait(), timeout=5.0)
+                    self._last_turn = time.monotonic()
             self._resume_due()
             try:
                 batch = await self._consumer.getmany(
@@ -241,8 +258,9 @@ class StreamConsumer:
         if not offsets:
             return
         try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+            async with asyncio.timeout(self._options.commit_timeout_seconds):
+                await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # The group moved on (rebalance) or Kafka is away: the next owner re-reads from the last commit.
             log.warning("kafka_commit_failed", consumer=self.name, error_type=type(exc).__name__)
             return

@@ -62,12 +62,12 @@ def esc_database_url(postgres: PostgresHandle) -> str:
 
 
 @pytest.fixture(scope="module")
-def esc_pipeline(kafka: KafkaHandle, esc_database_url: str, work_dir: Path) -> Iterator[Pipeline]:
+def esc_pipeline(own_broker: KafkaHandle, esc_database_url: str, work_dir: Path) -> Iterator[Pipeline]:
     root = work_dir / "acks-escalation"
     root.mkdir(parents=True, exist_ok=True)
     policy = str(_short_policy(root / "policy-short-sla.yaml"))
     config = PipelineConfig(
-        kafka.bootstrap_servers,
+        own_broker.bootstrap_servers,
         esc_database_url,
         root,
         ack_delay_seconds=0.2,

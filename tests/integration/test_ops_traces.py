@@ -14,7 +14,7 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from devtools.infra.kafka_runtime import KafkaHandle, provide_kafka
+from devtools.infra.kafka_runtime import KafkaHandle
 from devtools.infra.postgres_runtime import PostgresHandle
 from devtools.runner.pipeline import Pipeline, PipelineConfig
 from devtools.runner.samples import sample_report
@@ -74,11 +74,10 @@ def receiver() -> Iterator[tuple[str, SpanStore]]:
 
 @pytest.fixture(scope="module")
 def traced_pipeline(
-    kafka: KafkaHandle, postgres: PostgresHandle, work_dir: Path, receiver: tuple[str, SpanStore]
+    own_broker: KafkaHandle, postgres: PostgresHandle, work_dir: Path, receiver: tuple[str, SpanStore]
 ) -> Iterator[Pipeline]:
-    own = kafka if kafka.kind == "external" else provide_kafka(work_dir / "kafka-traces")
     config = PipelineConfig(
-        own.bootstrap_servers,
+        own_broker.bootstrap_servers,
         postgres.create_database("traces"),
         work_dir / "traces-pipeline",
         ack_delay_seconds=0.2,
@@ -89,8 +88,6 @@ def traced_pipeline(
     running.start(timeout=180)
     yield running
     running.stop()
-    if own is not kafka:
-        own.stop()
 
 
 async def test_one_reports_spans_from_intake_to_acknowledgement_share_one_trace(
