@@ -33,13 +33,6 @@ class CircuitBreakers:
             return True
         return False
 
-    def seconds_until_trial(self, agency_id: str) -> float:
-        """How long until `allows` lets the next trial call through (0 when the circuit is closed)."""
-        circuit = self._circuits.get(agency_id)
-        if circuit is None or circuit.opened_at is None:
-            return 0.0
-        return max(0.0, self._cooldown - (self._clock() - circuit.opened_at))
-
     def record(self, agency_id: str, success: bool) -> None:
         circuit = self._circuits.setdefault(agency_id, _Circuit())
         if success:

@@ -4,8 +4,8 @@
    `python -m services.notifier.redrive enable-endpoint`); 408, 429, 5xx, a timeout or a refused connection are
    retryable (a `Retry-After` is honoured, up to an hour); a redirect (never followed) or any other 4xx is rejected.
    An open circuit breaker (`breaker.py`: after 5 failures in a row the agency is not called for 30 s) counts as
-   retryable without an HTTP call, so a dead agency costs the others nothing. The breaker may postpone a
-   notification's last try but never spend it: only a real failed attempt ends in `retries_exhausted`.
+   retryable without an HTTP call, so a dead agency costs the others nothing. The breaker may skip any try but a
+   notification's last (`breaker_may_skip`): only a real call that failed ends in `retries_exhausted`.
 2. Decide (`decide`): delivered -> record it; gone or rejected -> dead letter at once; retryable -> the next delay
    of the recipient kind's schedule (`SCHEDULES`, override with NOTIFIER_RETRY_SCHEDULE), with up to 20 % jitter so
    a burst of failures does not come back in step; past the last delay -> dead letter (`retries_exhausted`).
@@ -60,6 +60,12 @@ def classify(status: int, retry_after: str | None) -> AttemptResult:
 CIRCUIT_OPEN = AttemptResult(AttemptOutcome.CIRCUIT_OPEN, None, "circuit breaker open: endpoint failing")
 
 
+def breaker_may_skip(retries_so_far: int, schedule: list[int]) -> bool:
+    """An open breaker may skip any try but the last. Skipping the last would dead-letter a notification whose
+    agency was never called on it (a half-open breaker refuses everything beside its one trial call)."""
+    return retries_so_far < len(schedule)
+
+
 @dataclass(frozen=True)
 class MarkDelivered:
     """Delivered: record it and move on."""
@@ -100,25 +106,10 @@ def decide(
     if result.outcome == AttemptOutcome.REJECTED:
         return SendToDeadLetters("rejected")
     if retries_so_far >= len(schedule):
-        if result.outcome == AttemptOutcome.CIRCUIT_OPEN:
-            return _postpone_last_try(result, retries_so_far, schedule, now, rng)
         return SendToDeadLetters("retries_exhausted")
     tier = schedule[retries_so_far]
     jitter = (rng or random).uniform(0.0, 0.2 * tier)
     delay = float(tier) + jitter
-    # An endpoint's Retry-After is honoured; the breaker's wait (on CIRCUIT_OPEN) is not, before the last try: it
-    # would hold every other agency's retries in this tier's partition behind it.
-    if result.retry_after_seconds is not None and result.outcome != AttemptOutcome.CIRCUIT_OPEN:
+    if result.retry_after_seconds is not None:
         delay = max(delay, min(result.retry_after_seconds, MAX_RETRY_AFTER_SECONDS))
     return RetryInTier(tier, now + timedelta(seconds=delay), retries_so_far + 1)
-
-
-def _postpone_last_try(
-    result: AttemptResult, retries_so_far: int, schedule: list[int], now: datetime, rng: random.Random | None
-) -> RetryInTier:
-    """The last try met an open breaker (no call was made): wait in the shortest tier that outlasts the breaker's
-    cool-down (`retry_after_seconds`), and keep the count, so the next try is a real call."""
-    wait = result.retry_after_seconds or 0.0
-    tier = next((t for t in sorted(schedule) if t >= wait), max(schedule))
-    delay = max(wait, float(tier) + (rng or random).uniform(0.0, 0.2 * tier))
-    return RetryInTier(tier, now + timedelta(seconds=delay), retries_so_far)

@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -24,6 +23,7 @@ from services.notifier.delivery_policy import (
     MarkDelivered,
     RetryInTier,
     SendToDeadLetters,
+    breaker_may_skip,
     decide,
 )
 from services.notifier.metrics import ATTEMPT_LATENCY, DEAD_LETTERS, DELIVERIES, DELIVERY_ATTEMPTS, DUPLICATES_SKIPPED
@@ -97,8 +97,9 @@ class NotificationDeliverer:
             await self._dead_letter(notification, record, "endpoint_not_configured", str(exc))
             return
         started = datetime.now(UTC)
-        result = replace(CIRCUIT_OPEN, retry_after_seconds=self.breakers.seconds_until_trial(agency))
-        if self.breakers.allows(agency):
+        schedule = self._settings.schedule(kind)
+        result = CIRCUIT_OPEN
+        if self.breakers.allows(agency) or not breaker_may_skip(retries_so_far, schedule):
             async with self._limits[agency]:
                 result = await post_webhook(
                     self._client,
@@ -115,7 +116,7 @@ class NotificationDeliverer:
         hook = type(self).before_recording
         if result.outcome == AttemptOutcome.DELIVERED and hook is not None:
             await hook(notification)
-        step = decide(result, retries_so_far, self._settings.schedule(kind), finished)
+        step = decide(result, retries_so_far, schedule, finished)
         await self._store.record_attempt(
             AttemptToRecord(
                 notification_id=notification.notification_id,

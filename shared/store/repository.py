@@ -168,7 +168,6 @@ class Store:
                     }
                 )
                 numbers.append(row.attempts)
-            touched = {a.notification_id for a in attempts}
             await session.execute(
                 _RECORD_PROGRESS,
                 [
@@ -180,8 +179,7 @@ class Store:
                         "new_state": p.state.value,
                         "new_delivered": p.delivered_at,
                     }
-                    for nid, p in current.items()
-                    if nid in touched
+                    for nid, p in current.items()  # exactly the notifications attempted (locked by id above)
                 ],
             )
             await session.execute(_INSERT_ATTEMPT, attempt_rows)

@@ -40,14 +40,3 @@ def test_success_resets_the_failure_count() -> None:
     breakers.record("a", success=True)
     breakers.record("a", success=False)
     assert breakers.allows("a")
-
-
-def test_it_says_how_long_until_the_next_trial() -> None:
-    clock = Clock()
-    breakers = CircuitBreakers(threshold=1, cooldown_seconds=10, clock=clock)
-    assert breakers.seconds_until_trial("a") == 0.0
-    breakers.record("a", success=False)
-    clock.now = 4
-    assert breakers.seconds_until_trial("a") == 6.0
-    clock.now = 12
-    assert breakers.seconds_until_trial("a") == 0.0

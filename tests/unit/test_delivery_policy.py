@@ -12,6 +12,7 @@ from services.notifier.delivery_policy import (
     MarkDelivered,
     RetryInTier,
     SendToDeadLetters,
+    breaker_may_skip,
     classify,
     decide,
 )
@@ -47,26 +48,9 @@ def test_after_the_last_tier_it_is_dead_lettered() -> None:
     assert decide(failure(), 3, SCHEDULE, NOW) == SendToDeadLetters("retries_exhausted")
 
 
-def breaker_open(wait: float) -> AttemptResult:
-    return AttemptResult("circuit_open", None, "circuit breaker open", wait)  # type: ignore[arg-type]
-
-
-def test_an_open_breaker_postpones_the_last_try_past_its_cool_down_and_never_spends_it() -> None:
-    decision = decide(breaker_open(25), 3, SCHEDULE, NOW, random.Random(1))
-    assert isinstance(decision, RetryInTier)
-    assert decision.retries_so_far == 3  # the count is kept: the next try is a real call, then the dead letter
-    assert decision.tier_seconds == 30 and decision.not_before >= NOW + timedelta(seconds=30)
-    longer = decide(breaker_open(500), 3, SCHEDULE, NOW, random.Random(1))
-    assert isinstance(longer, RetryInTier) and longer.tier_seconds == 120
-    assert longer.not_before == NOW + timedelta(seconds=500)
-    assert decide(failure(), 3, SCHEDULE, NOW) == SendToDeadLetters("retries_exhausted")
-
-
-def test_the_breakers_wait_does_not_stretch_an_earlier_retry() -> None:
-    """Before the last try the breaker's wait is ignored: it would hold the tier's partition for every agency."""
-    decision = decide(breaker_open(25), 0, SCHEDULE, NOW, random.Random(1))
-    assert isinstance(decision, RetryInTier) and decision.retries_so_far == 1
-    assert decision.not_before <= NOW + timedelta(seconds=5 * 1.2)
+@pytest.mark.parametrize(("retries", "may_skip"), [(0, True), (2, True), (3, False)])
+def test_the_breaker_may_skip_any_try_but_the_last(retries: int, may_skip: bool) -> None:
+    assert breaker_may_skip(retries, SCHEDULE) is may_skip
 
 
 def test_retry_after_longer_than_the_tier_is_honoured_and_capped() -> None:

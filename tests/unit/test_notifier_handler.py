@@ -166,18 +166,20 @@ async def test_an_open_breaker_skips_the_call_and_schedules_the_retry() -> None:
     assert handler.breakers.open_circuits() == ["pd-hartford"]
 
 
-async def test_a_last_try_that_meets_an_open_breaker_is_postponed_not_dead_lettered() -> None:
-    """The half-open breaker lets one trial through; a notification on its last try that arrives beside it waits
-    for the next real call instead of being dead-lettered without one."""
+async def test_a_last_try_is_a_real_call_even_while_the_breaker_is_open() -> None:
+    """The half-open breaker lets one trial through and refuses the rest; a notification on its last try is
+    called anyway, so it is dead-lettered only after its agency really failed it (and a recovered agency
+    delivers it)."""
     store, requests = FakeStore(), []
     handler, broker = deliverer(store, 503, requests)  # type: ignore[arg-type]
     for _ in range(2):  # threshold 2: the circuit opens
         await handler(record())
-    await handler(record({RETRIES_HEADER: "2"}))  # retries exhausted, but no call was made
+    await handler(record())  # an early try: skipped
     assert len(requests) == 2
-    topic, headers = broker.published[-1]
-    assert topic == "notifications.police.retry-30s.v1" and headers[RETRIES_HEADER] == "2"
-    assert store.states_set == []
+    await handler(record({RETRIES_HEADER: "2"}))  # the last try (schedule [5, 30]): called
+    assert len(requests) == 3
+    assert store.recorded[-1].outcome == AttemptOutcome.RETRYABLE
+    assert [topic for topic, _ in broker.published][-1] == "notifications.deadletter.v1"
 
 
 async def test_a_notification_never_routed_is_poison() -> None:
