@@ -126,6 +126,7 @@ def seal_for_kafka(plaintext: bytes, keyring: Keyring | None = None) -> tuple[by
     if keyring is None:
         raise KeyringInvalid("ENVELOPE_KEYS is not configured: nothing to seal the record with")
     sealed, headers = seal_record(plaintext, keyring)
+    headers = {"content-type": "application/octet-stream", **headers}
     return sealed, [(name, value.encode()) for name, value in headers.items()]
 
 
