@@ -14,6 +14,11 @@ Notifications (their payload holds the fields each agency may see) are sealed th
 which frames the key id into the value itself, so a retry tier or a redrive that copies only the value keeps
 it openable; `open_value` opens it where the webhook is sent (the notifier) and for redrive.
 
+The Careline's own producer seals what it writes to `careline.reports.inbound.v1` the same way, with
+`seal_for_kafka(report_json)` (value and headers for any Kafka client; the format is in docs/asyncapi.yaml for a
+producer not written in Python); intake's Kafka way in opens it and, in production, dead-letters a record that
+arrives unsealed (`inbound_not_sealed`).
+
 Without ENVELOPE_KEYS (local and test runs only: production refuses to start) records are published in
 the clear and `open_record` passes unsealed records through, so the pipeline works before the keys are set.
 """
@@ -51,6 +56,10 @@ class EnvelopeSettings(BaseSettings):
 
 class EnvelopeError(Exception):
     """A record cannot be opened: unknown key id, tampered or truncated ciphertext, or unsealed in production."""
+
+
+class UnsealedRecord(EnvelopeError):
+    """A record without an envelope where production requires one (its contents are in the clear)."""
 
 
 class KeyringInvalid(ValueError):
@@ -109,6 +118,18 @@ def seal_record(plaintext: bytes, keyring: Keyring) -> tuple[bytes, dict[str, st
     return sealed, {ALGORITHM_HEADER: ALGORITHM, KEY_ID_HEADER: keyring.current_key_id}
 
 
+def seal_for_kafka(plaintext: bytes, keyring: Keyring | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """For a producer outside the pipeline (the Careline's, on careline.reports.inbound.v1): the sealed value and
+    the headers as a Kafka client sends them, e.g. `producer.send(topic, value, key=report_id, headers=headers)`.
+    Keys from ENVELOPE_KEYS unless given: the Careline holds a key of intake's keyring (ideally its own key id)."""
+    keyring = keyring or configured_keyring()
+    if keyring is None:
+        raise KeyringInvalid("ENVELOPE_KEYS is not configured: nothing to seal the record with")
+    sealed, headers = seal_record(plaintext, keyring)
+    headers = {"content-type": "application/octet-stream", **headers}
+    return sealed, [(name, value.encode()) for name, value in headers.items()]
+
+
 def _header_map(headers: Headers | None) -> dict[str, str]:
     if headers is None:
         return {}
@@ -130,7 +151,7 @@ def open_record(
     algorithm = found.get(ALGORITHM_HEADER)
     if algorithm is None:
         if (environment or current_environment()) == "production":
-            raise EnvelopeError("unsealed record refused in production")
+            raise UnsealedRecord("unsealed record refused in production")
         return value
     if algorithm != ALGORITHM:
         raise EnvelopeError(f"unknown content-encryption {algorithm!r}")
@@ -174,7 +195,7 @@ def open_value(value: bytes, keyring: Keyring | None = None, *, environment: Env
     through outside production; in production it is refused (EnvelopeError)."""
     if not is_sealed_value(value):
         if (environment or current_environment()) == "production":
-            raise EnvelopeError("unsealed record refused in production")
+            raise UnsealedRecord("unsealed record refused in production")
         return value
     rest = value[len(VALUE_MAGIC) :]
     if not rest or len(rest) < 1 + rest[0] + NONCE_BYTES + 16:

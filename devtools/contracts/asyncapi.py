@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from devtools.deploy.kafka_access import service_access
 from devtools.deploy.topics import REPLICATION_FACTOR
 from services.notifier.handler import RETRIES_HEADER
+from shared.envelope import ALGORITHM, ALGORITHM_HEADER, KEY_ID_HEADER
 from shared.events import (
     AcknowledgementRecorded,
     CarelineReport,
@@ -49,7 +50,11 @@ _EVENTS: dict[str, tuple[type[BaseModel], str, str]] = {
     ROUTING_DECISIONS: (RoutingDecisionRecorded, "report_id", "Who the policy names for each report, and why"),
     ACKNOWLEDGEMENTS: (AcknowledgementRecorded, "report_id", "Each recipient's acknowledgement, once"),
     ESCALATIONS: (EscalationRecorded, "report_id", "Escalations fired when an acknowledgement is late"),
-    DEAD_LETTERS: (DeadLetter, "the original record's key", "Poison records, with the reason and the original"),
+    DEAD_LETTERS: (
+        DeadLetter,
+        "the original record's key",
+        "Poison records: the reason, size and hash, never the contents",
+    ),
     NOTIFICATION_DEAD_LETTERS: (DeadLetter, "agency_id", "Notifications undeliverable after the last retry tier"),
 }
 for _kind in RecipientKind:
@@ -60,6 +65,32 @@ for _kind in RecipientKind:
             "agency_id",
             f"{_kind.value} notifications waiting {_delay}s for their next attempt (same body as the main topic)",
         )
+
+
+# How a sealed record looks (shared/envelope.py). Unsealed JSON travels only in local/test runs without ENVELOPE_KEYS.
+_HEADER_SEALED = (
+    f"Sealed (shared/envelope.py): the value is a 12-byte nonce followed by AES-256-GCM ciphertext and tag of the JSON "
+    f"below; header {ALGORITHM_HEADER}={ALGORITHM}, header {KEY_ID_HEADER} names the key of ENVELOPE_KEYS, and the "
+    "authenticated data is 'careline-envelope-v1|' + the key id. Plain JSON only in local/test runs without keys."
+)
+_VALUE_SEALED = (
+    "Sealed (shared/envelope.py seal_value): the value is the bytes \\x00careline-sealed-v1\\x00, one byte of key id "
+    "length, the key id, a 12-byte nonce, then AES-256-GCM ciphertext and tag of the JSON below; the authenticated "
+    "data is 'careline-envelope-v1|' + the key id + '|value' (the key id travels in the value, so a copy of the value "
+    "alone stays openable). Plain JSON only in local/test runs without keys."
+)
+_INBOUND = (
+    " The Careline's producer seals each record with seal_for_kafka (a key of intake's ENVELOPE_KEYS); in production "
+    "intake dead-letters an unsealed one (reason inbound_not_sealed, no contents)."
+)
+
+
+def _sealing(topic: str, model: type[BaseModel]) -> str | None:
+    if topic in (CARELINE_INBOUND, REPORTS):
+        return _HEADER_SEALED + (_INBOUND if topic == CARELINE_INBOUND else "")
+    if model is Notification:
+        return _VALUE_SEALED
+    return None
 
 
 def _channel_id(topic: str) -> str:
@@ -78,6 +109,12 @@ def _schemas(models: set[type[BaseModel]]) -> Json:
 
 def _headers(topic: str, model: type[BaseModel]) -> Json:
     props: Json = {"content-type": {"type": "string", "const": "application/json"}}
+    if _sealing(topic, model):
+        props["content-type"] = {"type": "string", "enum": ["application/octet-stream", "application/json"],
+                                 "description": "application/octet-stream when sealed"}  # fmt: skip
+    if topic in (CARELINE_INBOUND, REPORTS):
+        props[ALGORITHM_HEADER] = {"type": "string", "const": ALGORITHM, "description": "Present when sealed."}
+        props[KEY_ID_HEADER] = {"type": "string", "description": "The ENVELOPE_KEYS key id it is sealed with."}
     event_type = model.model_fields.get("event_type")
     if event_type is not None and event_type.default and ".retry-" not in topic:
         props["event-type"] = {"type": "string", "const": event_type.default}
@@ -103,11 +140,13 @@ def document() -> Json:
             "name": model.__name__,
             "title": model.__name__,
             "summary": (model.__doc__ or model.__name__).strip().splitlines()[0],
-            "contentType": "application/json",
+            "contentType": "application/octet-stream" if _sealing(spec.name, model) else "application/json",
             "headers": _headers(spec.name, model),
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
             "bindings": {"kafka": {"key": {"type": "string", "description": key}, "bindingVersion": "0.5.0"}},
         }
+        if sealing := _sealing(spec.name, model):
+            messages[message_id]["description"] = sealing
         channels[_channel_id(spec.name)] = {
             "address": spec.name,
             "description": summary,

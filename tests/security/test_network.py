@@ -5,6 +5,7 @@ Needs Kafka, PostgreSQL and Java (the mock OIDC provider); run it under `heavy`.
 """
 
 import asyncio
+import base64
 import json
 import secrets
 import select
@@ -21,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from argon2 import PasswordHasher
+from sqlalchemy import select as sql_select
 
 from devtools.infra.kafka_runtime import KafkaHandle
 from devtools.infra.oidc_runtime import OidcProviderHandle, provide_oidc_provider
@@ -29,7 +31,9 @@ from devtools.infra.postgres_runtime import PostgresHandle
 from devtools.runner.processes import ServiceProcess
 from devtools.runner.samples import sample_report
 from shared.envelope import EnvelopeSettings, Keyring, new_key, open_record
+from shared.store.engine import make_engine
 from shared.store.migrate import upgrade
+from shared.store.models import AuditEventRecord
 from shared.topics import REPORTS, ensure_topics, topic_specs
 from tests.conftest import unavailable
 from tests.security.probe import tried
@@ -328,6 +332,47 @@ def test_retries_answer_as_the_first_time_and_conflicts_are_409(
     opened = json.loads(open_record(value, headers, keyring))
     tried("open_record on it", {"headers": dict(headers), "opened report id": opened["report"]["careline_report_id"]})
     assert opened["report"]["child"]["first_name"] == report["child"]["first_name"]
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The token's payload as the provider issued it (intake verified the signature; the test only reads it)."""
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+async def _audit_rows(database_url: str, report_id: str) -> list[dict[str, Any]]:
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sql_select(AuditEventRecord).where(AuditEventRecord.report_id == report_id))
+            return [dict(row._mapping) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def test_the_oauth_client_identity_is_what_the_audit_trail_records(
+    services: dict[str, ServiceProcess], provider: OidcProviderHandle
+) -> None:
+    client_id = f"careline-oauth-{uuid.uuid4().hex[:8]}"
+    token = _token(provider, client_id, "reports:write")
+    claims = _claims(token)
+    tried(f"client-credentials token for {client_id}", {k: claims.get(k) for k in ("sub", "client_id", "azp", "scope")})
+    assert claims["client_id"] == claims["sub"] == client_id  # what intake takes as the identity (client_id first)
+    report = _report("AUDIT")
+    report["narrative"] = f"Seeded audit narrative {uuid.uuid4().hex}"
+    report["reporter"] = {"name": f"Reporter Audit {uuid.uuid4().hex[:6]}", "role": "teacher", "phone": "860-555-0142"}
+    response = httpx.post(f"{services['intake'].url}/v1/reports", json=report, headers=_bearer(token), timeout=30)
+    tried("POST /v1/reports with it", f"{response.status_code} {response.text[:100]}")
+    assert response.status_code == 202
+    rows = asyncio.run(_audit_rows(services["intake"].env["DATABASE_URL"], report["careline_report_id"]))
+    tried(f"audit_events rows for {report['careline_report_id']}", rows)
+    assert [(row["event"], row["actor"]) for row in rows] == [("submitted", f"client:{claims['client_id']}")]
+    child = report["child"]
+    personal = [child["first_name"], child["last_name"], child["date_of_birth"], child["current_location"],
+                report["narrative"], report["reporter"]["name"], report["reporter"]["phone"], token]  # fmt: skip
+    stored = " | ".join(str(value) for row in rows for value in row.values())
+    assert not [s for s in personal if s in stored]  # the client's identity and ids; nothing personal, no token
 
 
 def test_received_at_out_of_bounds_is_422(services: dict[str, ServiceProcess], provider: OidcProviderHandle) -> None:

@@ -3,16 +3,16 @@ clear text: the report topics, every notification topic and its retry tiers, rou
 acknowledgements and both dead-letter topics, values and headers decoded.
 
 Reports carry names, a birth date, an address, a phone number and a narrative made up for this run. One
-agency answers 410 (its notifications are dead-lettered), and one invalid report carrying the same kind of
-data is published on the Kafka way in, so both dead-letter topics hold records; another agency answers 503, so
-its notifications also wait on a retry tier first. The only place the seeded
-text may appear is that inbound record itself: the Careline's own producer wrote it (no service of ours
-writes to `careline.reports.inbound.v1`).
+agency answers 410 (its notifications are dead-lettered), and on the Kafka way in (`careline.reports.inbound.v1`)
+one valid and one invalid report carrying the same kind of data are published sealed, as a production Careline
+producer does (shared/envelope.py `seal_for_kafka`), so both dead-letter topics hold records; another agency
+answers 503, so its notifications also wait on a retry tier first. Every topic is scanned, the inbound one too.
 
 Needs Kafka and PostgreSQL; run it under `heavy`.
 """
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -32,6 +32,7 @@ from devtools.infra.kafka_runtime import KafkaHandle
 from devtools.infra.postgres_runtime import PostgresHandle
 from devtools.runner.pipeline import Pipeline, PipelineConfig
 from devtools.runner.samples import sample_report
+from shared.envelope import Keyring, seal_for_kafka
 from shared.states import NotificationState
 from shared.store.engine import make_engine
 from shared.store.models import NotificationRecord
@@ -101,11 +102,18 @@ def pipeline(kafka: KafkaHandle, postgres: PostgresHandle, work_dir: Path) -> It
         running.stop()
 
 
-async def _publish_inbound(bootstrap: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+async def _publish_inbound(pipeline: Pipeline, reports: list[dict[str, Any]]) -> None:
+    """As the Careline's producer in production: each record sealed with a key of intake's keyring."""
+    keyring = Keyring("run", {"run": base64.b64decode(pipeline.envelope_key)})
+    producer = AIOKafkaProducer(
+        bootstrap_servers=pipeline.config.bootstrap_servers, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
-        await producer.send_and_wait(CARELINE_INBOUND, value, key=b"CL-INVALID")
+        for report in reports:
+            value, headers = seal_for_kafka(json.dumps(report).encode(), keyring)
+            key = str(report["careline_report_id"]).encode()
+            await producer.send_and_wait(CARELINE_INBOUND, value, key=key, headers=headers)
     finally:
         await producer.stop()
 
@@ -163,10 +171,12 @@ def test_no_topic_holds_seeded_personal_data_in_clear_text(pipeline: Pipeline, k
     for report_id, data in seeded.items():
         response = httpx.post(f"{pipeline.url('intake')}/v1/reports", json=_report(report_id, data), timeout=30)
         assert response.status_code == 202, response.text
-    invalid_data = _seeded(7)
-    invalid = _report(f"CL-CLEAR-{TAG}-BAD", invalid_data)
+    inbound_id, inbound_data = f"CL-CLEAR-{TAG}-INBOUND", _seeded(5)
+    invalid_id, invalid_data = f"CL-CLEAR-{TAG}-BAD", _seeded(7)
+    invalid = _report(invalid_id, invalid_data)
     invalid["classification"] = "not-a-classification"  # schema-invalid: the inbound consumer dead-letters it
-    asyncio.run(_publish_inbound(kafka.bootstrap_servers, json.dumps(invalid).encode()))
+    asyncio.run(_publish_inbound(pipeline, [_report(inbound_id, inbound_data), invalid]))
+    seeded[inbound_id] = inbound_data  # through the Kafka way in, opened by intake, routed and notified like the rest
 
     report_ids = list(seeded)
     deadline = time.monotonic() + 150
@@ -189,12 +199,17 @@ def test_no_topic_holds_seeded_personal_data_in_clear_text(pipeline: Pipeline, k
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the inbound dead letter may still be on its way
         records = asyncio.run(_every_record(kafka.bootstrap_servers))
-        if any(topic == DEAD_LETTERS for topic, *_ in records):
+        if any(topic == DEAD_LETTERS and invalid_id.encode() in value for topic, _, value, _ in records):
             break
         time.sleep(1)
     per_topic = Counter(topic for topic, *_ in records)
     tried("records read, per topic", dict(sorted(per_topic.items())))
-    assert per_topic[REPORTS] >= len(seeded)
+    assert per_topic[CARELINE_INBOUND] >= 2 and per_topic[REPORTS] >= len(seeded)
+    inbound_letters = [json.loads(value) for topic, _, value, _ in records if topic == DEAD_LETTERS]
+    inbound_letters = [letter for letter in inbound_letters if letter.get("key") == invalid_id]
+    tried(f"dead letters of the sealed invalid inbound report {invalid_id}", [
+        (letter["reason"], letter["detail"][:80]) for letter in inbound_letters])  # fmt: skip
+    assert [letter["reason"] for letter in inbound_letters] == ["schema_invalid"]  # opened, then found invalid
     assert per_topic[DEAD_LETTERS] >= 1 and per_topic[NOTIFICATION_DEAD_LETTERS] >= 2 * len(seeded)
     assert sum(n for topic, n in per_topic.items() if ".retry-" in topic) >= len(seeded)
     assert sum(n for topic, n in per_topic.items() if topic.startswith("notifications.") and "retry" not in topic) > 0
@@ -203,8 +218,6 @@ def test_no_topic_holds_seeded_personal_data_in_clear_text(pipeline: Pipeline, k
     for topic, offset, value, headers in records:
         text = _text(value, headers)
         found = {s for s in strings if s in text}
-        if topic == CARELINE_INBOUND:
-            continue  # written by the test as the Careline's producer (see the module docstring)
         if found:
             leaks.setdefault(f"{topic}@{offset}", set()).update(found)
     tried("records holding a seeded string in clear text (topic@offset: strings)", leaks or "none")
