@@ -24,28 +24,12 @@ from joserfc.jwk import KeySet, RSAKey
 from devtools.runner.samples import sample_report
 from services.intake.settings import IntakeSettings
 from shared.store.migrate import upgrade
+from tests.fakes import CountingBroker
 
 ISSUER = "https://idp.example.org/realms/careline"
 KEY = RSAKey.generate_key(2048, parameters={"kid": "fuzz"})
 IDS = {"careline_report_id", "report_id", "notification_id", "agency_id"}
 FIGURES: Counter[str] = Counter()
-
-
-class RecordingBroker:
-    def __init__(self) -> None:
-        self.published = 0
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def publish(self, *_: Any, **__: Any) -> None:
-        self.published += 1
-
-    def subscriber(self, *_: Any, **__: Any) -> Any:
-        return lambda fn: fn
 
 
 async def _jwks(_: bool) -> dict[str, Any]:
@@ -92,7 +76,7 @@ def _no_echo(case: Any, text: str) -> None:
         assert not any(submitted in v for v in answered), f"response echoes submitted text {submitted[:40]!r}"
 
 
-BROKER = RecordingBroker()
+BROKER = CountingBroker()
 
 
 def _build(tmp: Path) -> dict[str, FastAPI]:

@@ -27,11 +27,12 @@ from sqlalchemy import MetaData, select
 
 from devtools.runner.samples import sample_report
 from services.router.handler import ReportRouter
-from shared.events import CarelineReport, Notification, ReportReceived, RoutingDecisionRecorded
+from shared.events import CarelineReport, ReportReceived
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.migrate import upgrade
 from shared.store.report_history import ReportHistory
 from shared.store.repository import Store
+from tests.fakes import RecordingPublisher
 from tests.security.probe import tried
 from tests.unit.routing_support import DIRECTORY, POLICY
 
@@ -42,18 +43,6 @@ HOSTILE = "Jane Doe's aunt at 12 Oak St"  # what once showed up in the timeline
 
 def hostile(tag: str, limit: int = 80) -> str:
     return f"{tag} {HOSTILE}"[:limit]
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.notifications: list[Notification] = []
-        self.decisions: list[RoutingDecisionRecorded] = []
-
-    async def notification(self, notification: Notification) -> None:
-        self.notifications.append(notification)
-
-    async def decision(self, event: RoutingDecisionRecorded) -> None:
-        self.decisions.append(event)
 
 
 def _hostile_report(report_id: str, round_: str) -> dict[str, Any]:
@@ -88,12 +77,12 @@ def _hostile_report(report_id: str, round_: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def routed(tmp_path: Path) -> AsyncIterator[tuple[Recorder, str]]:
+async def routed(tmp_path: Path) -> AsyncIterator[tuple[RecordingPublisher, str]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'router.db'}"
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    recorder = Recorder()
+    recorder = RecordingPublisher()
     router = ReportRouter(recorder, Store(sessions), ReportHistory(sessions), DIRECTORY, POLICY, KEY)
     first = _hostile_report("CL-HOSTILE-0001", "A")
     amended = _hostile_report("CL-HOSTILE-0001", "B") | {"report_version": 2}
@@ -122,7 +111,7 @@ def _found(text: str) -> list[str]:
     return [piece for piece in ("Jane Doe", "Oak St", "aunt") if piece in text]
 
 
-async def test_hostile_text_in_every_field_reaches_no_reason(routed: tuple[Recorder, str]) -> None:
+async def test_hostile_text_in_every_field_reaches_no_reason(routed: tuple[RecordingPublisher, str]) -> None:
     recorder, url = routed
     kinds = {n.message_type.value for n in recorder.notifications}
     reasons = sorted({n.reason for n in recorder.notifications})

@@ -26,25 +26,9 @@ from services.intake.settings import IntakeSettings
 from shared.acklinks import DEV_LINK_SECRET, make_token
 from shared.database_outage import is_database_outage
 from shared.signing import derive_dev_secret, sign_headers
+from tests.fakes import CountingBroker
 
 SECRET = derive_dev_secret("outage", "ack", "pd-hartford")
-
-
-class FakeBroker:
-    def __init__(self) -> None:
-        self.published = 0
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def publish(self, *_: Any, **__: Any) -> None:
-        self.published += 1
-
-    def subscriber(self, *_: Any, **__: Any) -> Any:
-        return lambda fn: fn
 
 
 def _starting_up_engine(*_: Any, **__: Any) -> AsyncEngine:
@@ -81,7 +65,7 @@ def outage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_
         )
     )
     monkeypatch.setenv("AGENCY_CONFIG_FILE", str(config))
-    broker = FakeBroker()
+    broker = CountingBroker()
     monkeypatch.setattr("services.acks.app.make_broker", lambda *_a, **_k: broker)
     monkeypatch.setattr("services.intake.app.make_broker", lambda *_a, **_k: broker)
     if request.param == "starting_up":

@@ -19,33 +19,18 @@ from services.router import handler as handler_module
 from services.router.handler import ReportRouter
 from shared.acklinks import AckLinkSettings, verify_token
 from shared.consuming import PoisonMessage
-from shared.events import CarelineReport, MessageType, Notification, ReportReceived, RoutingDecisionRecorded
+from shared.events import CarelineReport, MessageType, Notification, ReportReceived
 from shared.events.notification import notification_id_for
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.migrate import upgrade
 from shared.store.models import ReportRecord
 from shared.store.report_history import ReportHistory
 from shared.store.repository import Store
+from tests.fakes import RecordingPublisher
 from tests.unit.routing_support import DIRECTORY, POLICY
 
 KEY = b"unit-test-link-key-0123456789abcdef"
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.notifications: list[Notification] = []
-        self.decisions: list[RoutingDecisionRecorded] = []
-
-    async def notification(self, notification: Notification) -> None:
-        self.notifications.append(notification)
-
-    async def decision(self, event: RoutingDecisionRecorded) -> None:
-        self.decisions.append(event)
-
-    def take(self) -> list[Notification]:
-        sent, self.notifications = self.notifications, []
-        return sent
 
 
 class Harness:
