@@ -1,5 +1,6 @@
-"""`scripts/dev bench [--quick] [--label NAME]`: run B0-B6 on fresh local Kafka and PostgreSQL, print the table,
-write test-output/bench/<label>-<time>.json. Exits 1 only if a notification was lost or a row duplicated."""
+"""`scripts/dev bench [--quick] [--label NAME]`: run B0-B6 on fresh local Kafka and PostgreSQL (the full profile
+adds B5, broker SIGKILL recovery), print the table, write test-output/bench/<label>-<time>.json. Exits 1 only if
+a notification was lost or a row duplicated (B5's reports included)."""
 
 import argparse
 import asyncio
@@ -66,7 +67,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     )
     engine = make_engine(postgres.url)
     bench = Bench(pipeline, engine, kafka.bootstrap_servers, kafka.version or "", receiver,
-                  f"http://127.0.0.1:{receiver_port}", extra, profile)  # fmt: skip
+                  f"http://127.0.0.1:{receiver_port}", extra, profile, kafka)  # fmt: skip
     try:
         for name, step in [
             ("B0 raw Kafka", bench.b0_raw_kafka),
@@ -76,6 +77,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             ("idle", bench.idle),
             ("B6 latency floor", bench.b6_latency_floor),
             ("B4 rate ladder", bench.b4_ladder),
+            *([("B5 broker SIGKILL recovery", bench.b5_broker_sigkill)] if profile.b5_after_ready_seconds else []),
             ("reconciliation", bench.reconcile),
             ("rss", bench.rss),
         ]:
