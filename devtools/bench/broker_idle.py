@@ -11,27 +11,14 @@ import json
 import os
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
+from devtools.bench.measure import busiest, thread_cpu
 from devtools.infra import kafka_runtime
 from devtools.infra.kafka_runtime import provide_kafka
 from shared.topics import ensure_topics
 
 _TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread name (threads of one name summed: the pools' numbered workers stay apart)."""
-    used: dict[str, float] = defaultdict(float)
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[name] += (int(fields[11]) + int(fields[12])) / _TICKS
-    return used
 
 
 def process_cpu(pid: int) -> float:
@@ -43,17 +30,12 @@ def sample(pid: int, seconds: float) -> dict[str, object]:
     threads_before, total_before, t0 = thread_cpu(pid), process_cpu(pid), time.monotonic()
     time.sleep(seconds)
     threads_after, total_after, took = thread_cpu(pid), process_cpu(pid), time.monotonic() - t0
-    per_thread = {
-        name: 100 * (threads_after[name] - threads_before.get(name, 0.0)) / took
-        for name in threads_after
-        if threads_after[name] - threads_before.get(name, 0.0) > 0
-    }
     return {
         "seconds": round(took, 1),
         "percent_of_one_core": round(100 * (total_after - total_before) / took, 2),
         "threads": len(list(Path(f"/proc/{pid}/task").iterdir())),
-        "busiest_threads_percent": dict(sorted(per_thread.items(), key=lambda kv: -kv[1])[:15]),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "busiest_threads_percent": busiest(threads_before, threads_after, took, 15),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
 

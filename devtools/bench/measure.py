@@ -4,6 +4,7 @@ and how many records all topics gained (from the brokers' end offsets)."""
 import contextlib
 import os
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,26 @@ def cpu_seconds(pids: Iterable[int]) -> float:
             continue
         total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return total / _TICKS
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name of one process (a JVM names its native threads: `kafka-scheduler`,
+    `C2 CompilerThre`, `quorum-controll`, ...; threads of one name are summed)."""
+    used: dict[str, float] = defaultdict(float)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[name] += (int(fields[11]) + int(fields[12])) / _TICKS
+    return used
+
+
+def busiest(before: dict[str, float], after: dict[str, float], seconds: float, top: int = 12) -> dict[str, float]:
+    """The threads that used the most CPU between two `thread_cpu` readings, as % of one core."""
+    used = {name: 100 * (after[name] - before.get(name, 0.0)) / seconds for name in after}
+    return {name: round(p, 2) for name, p in sorted(used.items(), key=lambda kv: -kv[1])[:top] if p > 0}
 
 
 def rss_mib(pids: Iterable[int]) -> float:
@@ -192,8 +213,8 @@ class LagProbe:
             lags[group] = GroupLag(
                 group,
                 sum(ends[tp] - off for tp, off in late),
-                # a record behind whose timestamp could not be fetched counts as old as the oldest known one
-                max(ages, default=0.0 if not late else float("inf")),
+                # a record behind whose timestamp could not be read counts as too old (inf): never a false all-clear
+                max(ages, default=0.0) if len(ages) == len(late) else float("inf"),
                 len(late),
                 frozenset(tp.topic for tp in offsets),
             )

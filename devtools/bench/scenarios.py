@@ -26,10 +26,12 @@ from devtools.bench.measure import (
     GroupLag,
     LagProbe,
     ProcessGroup,
+    busiest,
     cpu_delta,
     cpu_snapshot,
     percentiles,
     records_on_all_topics,
+    thread_cpu,
 )
 from devtools.infra.kafka_runtime import KafkaHandle, copy_maven_dependencies, find_java
 from devtools.runner.pipeline import Pipeline
@@ -213,18 +215,27 @@ class Bench:
         await self.control_receiver(latency_seconds=0.0, acknowledge=True)
 
     # --- everything running ---------------------------------------------------------------------------------
-    async def idle(self) -> None:
+    async def start_all(self) -> None:
+        """Every service (those B1-B3 did not start yet), then a pause for start-up work (group joins, first
+        refreshes) to settle."""
         await asyncio.to_thread(self.pipeline.start_services, self.pipeline.services)
-        await asyncio.sleep(5)  # let start-up work (group joins, first refreshes) settle
+        await asyncio.sleep(5)
+
+    async def idle(self) -> None:
+        broker = next((g for g in self.extra_groups if g.name == "kafka-broker"), None)
+        threads_before = thread_cpu(broker.root_pid) if broker else {}
         before = cpu_snapshot(self.groups())
         await asyncio.sleep(self.profile.idle_seconds)
         used = cpu_delta(before, cpu_snapshot(self.groups()))
+        threads = busiest(threads_before, thread_cpu(broker.root_pid), self.profile.idle_seconds) if broker else {}
         per_process = {name: 100 * seconds / self.profile.idle_seconds for name, seconds in used.items()}
         pipeline_only = {k: v for k, v in per_process.items() if k != "bench-receiver"}
         self.results["idle"] = {
             "seconds": self.profile.idle_seconds,
             "percent_of_one_core": per_process,
             "total_percent": sum(pipeline_only.values()),
+            "broker_busiest_threads_percent": threads,
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
         }
 
     async def b6_latency_floor(self) -> None:
@@ -287,7 +298,9 @@ class Bench:
             # The pipeline's highest append rate on any step (held or not) against raw Kafka on the same broker.
             "b0_ratio_percent": 100
             * max(s["produced_records_per_second"] for s in steps)
-            / self.results["B0"]["records_per_second"],
+            / self.results["B0"]["records_per_second"]
+            if "B0" in self.results
+            else None,
             "cpu_ms_per_notification": {name: 1000 * s / max(1, delivered) for name, s in used.items()},
             "cpu_ms_per_notification_total": 1000
             * sum(s for n, s in used.items() if n != "bench-receiver")
@@ -370,9 +383,9 @@ class Bench:
             with contextlib.suppress(Exception):
                 worst = _worst(await probe.read())
                 if worst < B5_LAG_TARGET_SECONDS:
-                    return worst
+                    return round(worst, 2)
             await asyncio.sleep(1)
-        return worst
+        return _seconds(worst) if worst is not None else None
 
     async def _watch_lag(self, probe: LagProbe, seconds: float, ready_at: float) -> list[dict[str, Any]]:
         """One reading a second from the broker's ready moment on: worst group lag (s), records behind, and the
@@ -388,7 +401,7 @@ class Bench:
                 late = sorted(g.group for g in lags.values() if not g.retry_tier and g.seconds >= B5_LAG_TARGET_SECONDS)
                 samples.append({
                     "t": round(at - ready_at, 1),
-                    "worst_seconds": round(_worst(lags), 2),
+                    "worst_seconds": _seconds(_worst(lags)),
                     "records_behind": sum(g.records for g in lags.values() if not g.retry_tier),
                     "retry_tier_records_behind": sum(g.records for g in lags.values() if g.retry_tier),
                     "groups_over_2s": late,
@@ -400,14 +413,16 @@ class Bench:
     def _recovery(samples: list[dict[str, Any]]) -> dict[str, Any]:
         """When the lag went under 2 s for good (the reading after the last one over it, or unreadable), and the
         worst lag seen; None when it never came back within the window."""
-        bad = [s["t"] for s in samples if "error" in s or s["worst_seconds"] >= B5_LAG_TARGET_SECONDS]
+        bad = [s["t"] for s in samples if "error" in s or _over(s["worst_seconds"])]
         good_after = [s["t"] for s in samples if "error" not in s and (not bad or s["t"] > bad[-1])]
         recovered = (good_after[0] if bad else 0.0) if good_after else None
-        worst = max((s["worst_seconds"] for s in samples if "error" not in s), default=None)
+        ages = [s["worst_seconds"] for s in samples if "error" not in s]
+        worst = max((a for a in ages if a is not None), default=None)
         return {
             "lag_under_2s_after_ready_seconds": recovered,
             "worst_lag_seconds_after_ready": worst,
             "unanswered_lag_readings": sum(1 for s in samples if "error" in s),
+            "readings_with_an_unreadable_record": ages.count(None),
             "lag_target_met": recovered is not None and recovered <= B5_RECOVERY_TARGET_SECONDS,
         }
 
@@ -512,6 +527,15 @@ class Bench:
 def _worst(lags: dict[str, GroupLag]) -> float:
     """The oldest unconsumed record's age over every group that is not a retry tier."""
     return max((g.seconds for g in lags.values() if not g.retry_tier), default=0.0)
+
+
+def _seconds(age: float) -> float | None:
+    """An age for the JSON: None where a record behind could not be read (no finite age to write)."""
+    return None if age == float("inf") else round(age, 2)
+
+
+def _over(age: float | None) -> bool:
+    return age is None or age >= B5_LAG_TARGET_SECONDS
 
 
 def start_receiver(port: int, acks_url: str, log_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
