@@ -32,12 +32,21 @@ ROWS: list[Row] = [
     ("B6 1 report/s p50 ms (202 -> webhook)", _get("B6", "latency_ms", "p50")),
     ("B6 p99 ms", _get("B6", "latency_ms", "p99")),
     ("B6 max ms", _get("B6", "latency_ms", "max")),
+    ("B5 broker SIGKILL: restart -> ready s", _get("B5", "restart_to_ready_seconds")),
+    ("B5 ready -> every group's lag < 2 s, s", _get("B5", "lag_under_2s_after_ready_seconds")),
+    ("B5 worst lag after ready s", _get("B5", "worst_lag_seconds_after_ready")),
+    ("B5 p99 ms (202 -> webhook, across the kill)", _get("B5", "latency_ms", "p99")),
+    ("B5 lost / duplicate rows", lambda r: _pair(_get("B5", "lost")(r), _get("B5", "duplicate_rows")(r))),
     ("idle CPU, all services, % of one core", _get("idle", "total_percent")),
     ("lost", _get("reconciliation", "lost")),
     ("duplicate rows", _get("reconciliation", "duplicate_rows")),
     ("duplicate receipts (same webhook-id)", _get("reconciliation", "duplicate_receipts")),
     ("notifications not acknowledged at end", _get("reconciliation", "notifications_not_acknowledged")),
 ]
+
+
+def _pair(first: Any, second: Any) -> str | None:
+    return None if first is None else f"{first} / {second}"
 
 
 def _fmt(value: Any) -> str:

@@ -3,6 +3,7 @@ B0 raw Kafka; B1 intake alone (its reports stay on the topic); B2 the router alo
 alone deliver what B2 routed; then every service: idle CPU, B6 latency floor, B4 the open-loop rate ladder."""
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -21,8 +22,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.bench.load import LoadResult, post_at_rate
-from devtools.bench.measure import ProcessGroup, cpu_delta, cpu_snapshot, percentiles, records_on_all_topics
-from devtools.infra.kafka_runtime import copy_maven_dependencies, find_java
+from devtools.bench.measure import (
+    GroupLag,
+    LagProbe,
+    ProcessGroup,
+    busiest,
+    cpu_delta,
+    cpu_snapshot,
+    percentiles,
+    records_on_all_topics,
+    thread_cpu,
+)
+from devtools.infra.kafka_runtime import KafkaHandle, copy_maven_dependencies, find_java
 from devtools.runner.pipeline import Pipeline
 from devtools.runner.samples import all_town_names
 from shared.settings import REPO_ROOT
@@ -42,10 +53,19 @@ class Profile:
     sustain_seconds: float
     drain_seconds: float
     p99_limit_ms: float = 1000.0
+    b5_after_ready_seconds: float = 0.0  # B5 keeps its load on this long after the broker is back; 0: no B5
+    b5_before_kill_seconds: float = 10.0
+    b5_rate: float = 5.0
 
 
 QUICK = Profile(200_000, 6, 16, 15, 10, [10, 25, 50, 100], 10, 0, 30)
-FULL = Profile(1_000_000, 20, 32, 60, 30, [10, 25, 50, 100, 150, 200, 300, 500], 30, 300, 120)
+FULL = Profile(
+    1_000_000, 20, 32, 60, 30, [10, 25, 50, 100, 150, 200, 300, 500], 30, 300, 120, b5_after_ready_seconds=45
+)
+# The issue-11 target B5 checks: broker ready within 15 s of its restart, every group's lag under 2 s within 30 s.
+B5_READY_TARGET_SECONDS = 15.0
+B5_LAG_TARGET_SECONDS = 2.0
+B5_RECOVERY_TARGET_SECONDS = 30.0
 
 
 def resolve_tools_jars(version: str) -> Path:
@@ -67,6 +87,7 @@ class Bench:
     receiver_url: str
     extra_groups: list[ProcessGroup]
     profile: Profile
+    kafka: KafkaHandle | None = None  # B5 kills and restarts it (the maven kind only)
     results: dict[str, Any] = field(default_factory=dict)
     accepted: dict[str, float] = field(default_factory=dict)  # every 202'd report of B6/B4 -> its 202 wall time
 
@@ -194,18 +215,27 @@ class Bench:
         await self.control_receiver(latency_seconds=0.0, acknowledge=True)
 
     # --- everything running ---------------------------------------------------------------------------------
-    async def idle(self) -> None:
+    async def start_all(self) -> None:
+        """Every service (those B1-B3 did not start yet), then a pause for start-up work (group joins, first
+        refreshes) to settle."""
         await asyncio.to_thread(self.pipeline.start_services, self.pipeline.services)
-        await asyncio.sleep(5)  # let start-up work (group joins, first refreshes) settle
+        await asyncio.sleep(5)
+
+    async def idle(self) -> None:
+        broker = next((g for g in self.extra_groups if g.name == "kafka-broker"), None)
+        threads_before = thread_cpu(broker.root_pid) if broker else {}
         before = cpu_snapshot(self.groups())
         await asyncio.sleep(self.profile.idle_seconds)
         used = cpu_delta(before, cpu_snapshot(self.groups()))
+        threads = busiest(threads_before, thread_cpu(broker.root_pid), self.profile.idle_seconds) if broker else {}
         per_process = {name: 100 * seconds / self.profile.idle_seconds for name, seconds in used.items()}
         pipeline_only = {k: v for k, v in per_process.items() if k != "bench-receiver"}
         self.results["idle"] = {
             "seconds": self.profile.idle_seconds,
             "percent_of_one_core": per_process,
             "total_percent": sum(pipeline_only.values()),
+            "broker_busiest_threads_percent": threads,
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
         }
 
     async def b6_latency_floor(self) -> None:
@@ -268,7 +298,9 @@ class Bench:
             # The pipeline's highest append rate on any step (held or not) against raw Kafka on the same broker.
             "b0_ratio_percent": 100
             * max(s["produced_records_per_second"] for s in steps)
-            / self.results["B0"]["records_per_second"],
+            / self.results["B0"]["records_per_second"]
+            if "B0" in self.results
+            else None,
             "cpu_ms_per_notification": {name: 1000 * s / max(1, delivered) for name, s in used.items()},
             "cpu_ms_per_notification_total": 1000
             * sum(s for n, s in used.items() if n != "bench-receiver")
@@ -287,6 +319,111 @@ class Bench:
             "accepted": len(load.accepted),
             "notifications": len(latencies),
             "latency_ms": percentiles(latencies),
+        }
+
+    # --- B5 -------------------------------------------------------------------------------------------------
+    async def b5_broker_sigkill(self) -> None:
+        """Under a steady modest load: SIGKILL the broker, restart it, and time (a) restart -> ready and
+        (b) ready -> every pipeline group's lag under 2 s (and staying there); the load's reports join the
+        reconciliation, and B5 reconciles its own too."""
+        if self.kafka is None or self.kafka.kind != "maven" or self.kafka.nodes:
+            self.results["B5"] = {"skipped": "needs the single local maven broker"}
+            return
+        profile, probe = self.profile, LagProbe(self.bootstrap)
+        try:
+            settled = await self._lag_settles(probe, 60)
+            towns, rate = all_town_names(), profile.b5_rate
+            # the load runs through the kill, the restart and the whole observation window
+            seconds = profile.b5_before_kill_seconds + B5_READY_TARGET_SECONDS + profile.b5_after_ready_seconds
+            load_task = asyncio.create_task(post_at_rate(self.pipeline.url("intake"), rate, seconds, towns, "B5"))
+            await asyncio.sleep(profile.b5_before_kill_seconds)
+            killed_at = time.time()
+            await asyncio.to_thread(self.kafka.kill)
+            restart_at = time.monotonic()
+            await asyncio.to_thread(self.kafka.restart)
+            ready_seconds = time.monotonic() - restart_at
+            ready_at = time.time()
+            self._track_new_broker_pid()
+            samples = await self._watch_lag(probe, profile.b5_after_ready_seconds, ready_at)
+            load = await load_task
+        finally:
+            await probe.close()
+        self.accepted.update(load.accepted)
+        latencies = await self.drain(load)
+        after_ready = sorted(at for at in load.accepted.values() if at >= ready_at)
+        self.results["B5"] = {
+            "load_reports_per_second": rate,
+            "baseline_lag_seconds_before_kill": settled,
+            "restart_to_ready_seconds": ready_seconds,
+            "killed_to_ready_seconds": ready_at - killed_at,
+            **self._recovery(samples),
+            "first_202_after_ready_seconds": after_ready[0] - ready_at if after_ready else None,
+            "sent": load.sent,
+            "statuses": dict(load.statuses),
+            "accepted": len(load.accepted),
+            "latency_ms": percentiles(latencies),
+            "lag_samples": samples,
+            **await self._reconcile_ids(list(load.accepted)),
+        }
+        b5 = self.results["B5"]
+        b5["target_met"] = ready_seconds <= B5_READY_TARGET_SECONDS and b5["lag_target_met"]
+        print(f"  B5 ready in {ready_seconds:.1f} s, lag under 2 s {b5['lag_under_2s_after_ready_seconds']} s "
+              f"after it, lost {b5['lost']}, duplicate rows {b5['duplicate_rows']}", flush=True)  # fmt: skip
+
+    def _track_new_broker_pid(self) -> None:
+        """The restarted JVM has a new pid: later CPU and RSS readings follow it."""
+        assert self.kafka is not None and self.kafka._broker is not None and self.kafka._broker.proc is not None
+        pid = self.kafka._broker.proc.pid
+        self.extra_groups[:] = [ProcessGroup(g.name, pid) if g.name == "kafka-broker" else g for g in self.extra_groups]
+
+    async def _lag_settles(self, probe: LagProbe, within: float) -> float | None:
+        """Wait (up to `within` s) until the pipeline is caught up before the kill; the worst lag seen last."""
+        deadline, worst = time.monotonic() + within, None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                worst = _worst(await probe.read())
+                if worst < B5_LAG_TARGET_SECONDS:
+                    return round(worst, 2)
+            await asyncio.sleep(1)
+        return _seconds(worst) if worst is not None else None
+
+    async def _watch_lag(self, probe: LagProbe, seconds: float, ready_at: float) -> list[dict[str, Any]]:
+        """One reading a second from the broker's ready moment on: worst group lag (s), records behind, and the
+        groups over 2 s; a reading the broker did not answer is kept as an error."""
+        samples: list[dict[str, Any]] = []
+        while time.time() - ready_at < seconds:
+            at = time.time()
+            try:
+                lags = await asyncio.wait_for(probe.read(), 10)
+            except Exception as exc:
+                samples.append({"t": round(at - ready_at, 1), "error": type(exc).__name__})
+            else:
+                late = sorted(g.group for g in lags.values() if not g.retry_tier and g.seconds >= B5_LAG_TARGET_SECONDS)
+                samples.append({
+                    "t": round(at - ready_at, 1),
+                    "worst_seconds": _seconds(_worst(lags)),
+                    "records_behind": sum(g.records for g in lags.values() if not g.retry_tier),
+                    "retry_tier_records_behind": sum(g.records for g in lags.values() if g.retry_tier),
+                    "groups_over_2s": late,
+                })  # fmt: skip
+            await asyncio.sleep(max(0.0, 1.0 - (time.time() - at)))
+        return samples
+
+    @staticmethod
+    def _recovery(samples: list[dict[str, Any]]) -> dict[str, Any]:
+        """When the lag went under 2 s for good (the reading after the last one over it, or unreadable), and the
+        worst lag seen; None when it never came back within the window."""
+        bad = [s["t"] for s in samples if "error" in s or _over(s["worst_seconds"])]
+        good_after = [s["t"] for s in samples if "error" not in s and (not bad or s["t"] > bad[-1])]
+        recovered = (good_after[0] if bad else 0.0) if good_after else None
+        ages = [s["worst_seconds"] for s in samples if "error" not in s]
+        worst = max((a for a in ages if a is not None), default=None)
+        return {
+            "lag_under_2s_after_ready_seconds": recovered,
+            "worst_lag_seconds_after_ready": worst,
+            "unanswered_lag_readings": sum(1 for s in samples if "error" in s),
+            "readings_with_an_unreadable_record": ages.count(None),
+            "lag_target_met": recovered is not None and recovered <= B5_RECOVERY_TARGET_SECONDS,
         }
 
     # --- draining and reconciling --------------------------------------------------------------------------
@@ -318,9 +455,17 @@ class Bench:
             await asyncio.sleep(0.5)
 
     async def reconcile(self) -> None:
-        """Every 202'd report of B6/B4: routed, each notification delivered once (rows) and acknowledged."""
-        ids = list(self.accepted)
-        deadline = time.monotonic() + self.profile.drain_seconds * 2
+        """Every 202'd report of B6/B4/B5: routed, each notification delivered once (rows) and acknowledged."""
+        ids, within = list(self.accepted), self.profile.drain_seconds * 2
+        self.results["reconciliation"] = await self._reconcile_ids(ids, within, every_attempt=True)
+
+    async def _reconcile_ids(
+        self, ids: list[str], within: float = 0.0, *, every_attempt: bool = False
+    ) -> dict[str, Any]:
+        """These reports: routed, each notification received once (rows, receipts) and acknowledged, after
+        waiting up to `within` s for the stragglers. `every_attempt`: a notification delivered twice counts
+        whatever report it belongs to (B1-B3's included)."""
+        deadline = time.monotonic() + within
         while True:
             open_ = await self.scalar(
                 "select count(*) from notifications where report_id = any(:ids) and acknowledged_at is null", ids=ids
@@ -332,8 +477,8 @@ class Bench:
                 break
             await asyncio.sleep(1)
         notifications = await self.scalar("select count(*) from notifications where report_id = any(:ids)", ids=ids)
-        receipts = await self.receipts()
-        mine = [r for r in receipts if r[2] in self.accepted]
+        wanted = set(ids)
+        mine = [r for r in await self.receipts() if r[2] in wanted]
         per_notification: dict[str, set[str]] = defaultdict(set)
         counts: dict[str, int] = defaultdict(int)
         for nid, wid, *_ in mine:
@@ -344,10 +489,13 @@ class Bench:
             "where report_id = any(:ids) group by 1, 2, 3 having count(*) > 1) d",
             ids=ids,
         ) + await self.scalar(
-            "select count(*) from (select notification_id from delivery_attempts where outcome = 'delivered' "
-            "group by 1 having count(*) > 1) d"
+            "select count(*) from (select a.notification_id from delivery_attempts a "
+            "join notifications n on n.notification_id = a.notification_id "
+            "where a.outcome = 'delivered' and (:every or n.report_id = any(:ids)) group by 1 having count(*) > 1) d",
+            ids=ids,
+            every=every_attempt,
         )
-        self.results["reconciliation"] = {
+        recon = {
             "reports_accepted": len(ids),
             "reports_not_routed": unrouted,
             "notifications": notifications,
@@ -357,8 +505,8 @@ class Bench:
             "duplicate_receipts": sum(c - 1 for c in counts.values()),
             "duplicates_with_another_webhook_id": sum(1 for w in per_notification.values() if len(w) > 1),
         }
-        recon = self.results["reconciliation"]
         recon["lost"] = recon["reports_not_routed"] + recon["notifications_not_received"]
+        return recon
 
     async def rss(self) -> None:
         self.results["rss_mib"] = {g.name: round(g.rss(), 1) for g in self.groups()}
@@ -374,6 +522,20 @@ class Bench:
                 return
             await asyncio.sleep(0.25)
         print(f"  (gave up waiting after {within:.0f} s)", file=sys.stderr)
+
+
+def _worst(lags: dict[str, GroupLag]) -> float:
+    """The oldest unconsumed record's age over every group that is not a retry tier."""
+    return max((g.seconds for g in lags.values() if not g.retry_tier), default=0.0)
+
+
+def _seconds(age: float) -> float | None:
+    """An age for the JSON: None where a record behind could not be read (no finite age to write)."""
+    return None if age == float("inf") else round(age, 2)
+
+
+def _over(age: float | None) -> bool:
+    return age is None or age >= B5_LAG_TARGET_SECONDS
 
 
 def start_receiver(port: int, acks_url: str, log_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
