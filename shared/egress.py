@@ -166,9 +166,6 @@ class EgressClient:
 
     Create it inside the running event loop (aiohttp binds its session to the loop)."""
 
-    follow_redirects = False
-    trust_env = False
-
     def __init__(
         self,
         *,
