@@ -12,12 +12,14 @@ from enum import StrEnum
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.database_outage import is_database_outage
 from shared.states import NotificationState
-from shared.store.audit_trail import AuditEntry, add_audit
+from shared.store.audit_trail import AuditEntry, add_audits
+from shared.store.batching import ItemFailed
 from shared.store.engine import readers
-from shared.store.escalations import cancel_pending
+from shared.store.escalations import cancel_pending_many
 from shared.store.models import AcknowledgementRecord, AuditEventRecord, NotificationRecord, table_of
-from shared.store.upsert import insert_ignore
+from shared.store.upsert import inserted_keys
 
 
 class AckOutcome(StrEnum):
@@ -67,7 +69,8 @@ _TARGET = select(
     _N.notification_id, _N.report_id, _N.agency_id, _N.recipient_kind, _N.created_at, _N.deadline_at,
     _N.acknowledged_at,
 ).where(_N.notification_id == bindparam("nid"))  # fmt: skip
-_KEY_SEEN = select(_AUDIT.id).where(_AUDIT.dedupe_key == bindparam("key"))
+_TARGETS = select(*_TARGET.selected_columns).where(_N.notification_id.in_(bindparam("nids", expanding=True)))
+_KEYS_SEEN = select(_AUDIT.dedupe_key).where(_AUDIT.dedupe_key.in_(bindparam("keys", expanding=True)))
 _ACKNOWLEDGE = (
     update(table_of(NotificationRecord))
     .where(_N.notification_id == bindparam("nid"))
@@ -89,14 +92,22 @@ async def ack_target(session: AsyncSession, notification_id: str) -> AckTarget |
 async def notification_and_replay(
     sessions: async_sessionmaker[AsyncSession], notification_id: str, webhook_id: str
 ) -> tuple[AckTarget | None, bool]:
-    """What an acknowledgement needs to know before it publishes, in one session (one pooled connection):
-    the notification, and whether this webhook-id was already used."""
+    """What an acknowledgement needs to know before it publishes: the notification, and whether this webhook-id
+    was already used."""
+    return (await notifications_and_replays(sessions, [(notification_id, webhook_id)]))[0]
+
+
+async def notifications_and_replays(
+    sessions: async_sessionmaker[AsyncSession], asked: list[tuple[str, str]]
+) -> list[tuple[AckTarget | None, bool]]:
+    """The same for many acknowledgements at once (`(notification_id, webhook_id)` each): two queries in one
+    pooled connection, however many were asked."""
     async with readers(sessions)() as session:
-        target = await ack_target(session, notification_id)
-        if target is None:
-            return None, False
-        seen = (await session.execute(_KEY_SEEN, {"key": webhook_key(webhook_id)})).first() is not None
-        return target, seen
+        nids = sorted({nid for nid, _ in asked})
+        targets = {row[0]: AckTarget(*row) for row in await session.execute(_TARGETS, {"nids": nids})}
+        keys = sorted({webhook_key(wid) for nid, wid in asked if nid in targets})
+        seen = set((await session.scalars(_KEYS_SEEN, {"keys": keys})).all()) if keys else set()
+    return [(targets[nid], webhook_key(wid) in seen) if nid in targets else (None, False) for nid, wid in asked]
 
 
 async def find_target(sessions: async_sessionmaker[AsyncSession], notification_id: str) -> AckTarget | None:
@@ -108,17 +119,55 @@ class _Replay(Exception):
     pass
 
 
+class _NotAlone(Exception):
+    """A batch where one acknowledgement's outcome depends on another's: recorded one by one instead."""
+
+
 async def record_ack(sessions: async_sessionmaker[AsyncSession], ack: AckInput) -> AckOutcome:
     try:
         async with sessions.begin() as session:
-            return await _record(session, ack)
+            return (await _record(session, [ack]))[0]
     except _Replay:
         return AckOutcome.REPLAYED
 
 
-async def _record(session: AsyncSession, ack: AckInput) -> AckOutcome:
-    created = bool(
-        await insert_ignore(
+async def record_acks(
+    sessions: async_sessionmaker[AsyncSession], acks: list[AckInput]
+) -> list[AckOutcome | ItemFailed]:
+    """Many acknowledgements in one transaction and a handful of statements (group commit: whatever arrived
+    while the last batch was written). Each one's outcome is what it would be alone: a batch where two
+    acknowledgements touch the same notification or webhook-id, or where a replay would need part of the
+    transaction undone, is recorded one acknowledgement per transaction."""
+    if len(acks) == 1:
+        return [await record_ack(sessions, acks[0])]
+    if len({a.notification_id for a in acks}) < len(acks) or len({a.webhook_id for a in acks}) < len(acks):
+        return await _one_by_one(sessions, acks)
+    try:
+        async with sessions.begin() as session:
+            return list(await _record(session, acks))
+    except _NotAlone:
+        return await _one_by_one(sessions, acks)
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise  # every one of them answers 503; the agencies retry
+        return await _one_by_one(sessions, acks)  # only the one that fails alone fails
+
+
+async def _one_by_one(
+    sessions: async_sessionmaker[AsyncSession], acks: list[AckInput]
+) -> list[AckOutcome | ItemFailed]:
+    results: list[AckOutcome | ItemFailed] = []
+    for ack in acks:
+        try:
+            results.append(await record_ack(sessions, ack))
+        except Exception as exc:
+            results.append(ItemFailed(exc))
+    return results
+
+
+async def _record(session: AsyncSession, acks: list[AckInput]) -> list[AckOutcome]:
+    created = set(
+        await inserted_keys(
             session,
             AcknowledgementRecord,
             [
@@ -130,39 +179,55 @@ async def _record(session: AsyncSession, ack: AckInput) -> AckOutcome:
                     "webhook_id": ack.webhook_id,
                     "acknowledged_at": ack.at,
                 }
+                for ack in acks
             ],
         )
     )
-    event = "acknowledged" if created else "ack_repeated"
-    claim = AuditEntry(
-        occurred_at=ack.at,
-        event=event,
-        actor=ack.acknowledged_by,
-        dedupe_key=webhook_key(ack.webhook_id),
-        report_id=ack.report_id,
-        notification_id=ack.notification_id,
-        agency_id=ack.agency_id,
-        detail=f"via {ack.channel}" + ("" if created else "; nothing changed"),
-    )
-    if not await add_audit(session, claim):
-        raise _Replay  # the transaction rolls back: nothing of this request is kept
-    if not created:
-        return AckOutcome.ALREADY_ACKNOWLEDGED
-    await session.execute(_ACKNOWLEDGE, {"nid": ack.notification_id, "ack_at": ack.at})
-    cancelled = await cancel_pending(session, ack.notification_id, ack.at)
-    in_time = ack.at <= ack.deadline_at
-    await add_audit(
-        session,
+    claims = [
         AuditEntry(
             occurred_at=ack.at,
-            event="deadline_met" if in_time else "deadline_missed",
-            actor="acks",
-            dedupe_key=deadline_key(ack.notification_id),
+            event="acknowledged" if ack.notification_id in created else "ack_repeated",
+            actor=ack.acknowledged_by,
+            dedupe_key=webhook_key(ack.webhook_id),
             report_id=ack.report_id,
             notification_id=ack.notification_id,
             agency_id=ack.agency_id,
-            detail=f"acknowledged {'before' if in_time else 'after'} deadline {ack.deadline_at.isoformat()}; "
-            f"{cancelled} pending escalation(s) cancelled",
-        ),
+            detail=f"via {ack.channel}" + ("" if ack.notification_id in created else "; nothing changed"),
+        )
+        for ack in acks
+    ]
+    claimed = await add_audits(session, claims)
+    outcomes: list[AckOutcome] = []
+    for ack in acks:
+        if webhook_key(ack.webhook_id) not in claimed:
+            if ack.notification_id in created:  # its acknowledgement row must go: only a rollback does that
+                raise _Replay if len(acks) == 1 else _NotAlone
+            outcomes.append(AckOutcome.REPLAYED)
+        else:
+            outcomes.append(AckOutcome.RECORDED if ack.notification_id in created else AckOutcome.ALREADY_ACKNOWLEDGED)
+    if len(acks) == 1 and outcomes[0] is AckOutcome.REPLAYED:
+        raise _Replay  # nothing of this request is kept
+    recorded = [ack for ack, outcome in zip(acks, outcomes, strict=True) if outcome is AckOutcome.RECORDED]
+    if not recorded:
+        return outcomes
+    await session.execute(_ACKNOWLEDGE, [{"nid": ack.notification_id, "ack_at": ack.at} for ack in recorded])
+    cancelled = await cancel_pending_many(session, {ack.notification_id: ack.at for ack in recorded})
+    await add_audits(
+        session,
+        [
+            AuditEntry(
+                occurred_at=ack.at,
+                event="deadline_met" if ack.at <= ack.deadline_at else "deadline_missed",
+                actor="acks",
+                dedupe_key=deadline_key(ack.notification_id),
+                report_id=ack.report_id,
+                notification_id=ack.notification_id,
+                agency_id=ack.agency_id,
+                detail=f"acknowledged {'before' if ack.at <= ack.deadline_at else 'after'} deadline "
+                f"{ack.deadline_at.isoformat()}; {cancelled.get(ack.notification_id, 0)} pending escalation(s) "
+                "cancelled",
+            )
+            for ack in recorded
+        ],
     )
-    return AckOutcome.RECORDED
+    return outcomes

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.store.models import AuditEventRecord
-from shared.store.upsert import insert_ignore
+from shared.store.upsert import inserted_keys
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,13 @@ class AuditEntry:
 
 async def add_audit(session: AsyncSession, entry: AuditEntry) -> bool:
     """True when this call wrote the record; False when its dedupe key was already there."""
-    row = asdict(entry)
-    row["detail"] = (entry.detail or "")[:500] or None
-    return bool(await insert_ignore(session, AuditEventRecord, [row]))
+    return entry.dedupe_key in await add_audits(session, [entry])
+
+
+async def add_audits(session: AsyncSession, entries: list[AuditEntry]) -> set[str]:
+    """Write many records in one statement; returns the dedupe keys this call wrote (the others were there)."""
+    rows = [{**asdict(entry), "detail": (entry.detail or "")[:500] or None} for entry in entries]
+    return set(await inserted_keys(session, AuditEventRecord, rows, returning="dedupe_key"))
 
 
 async def dedupe_key_seen(session: AsyncSession, dedupe_key: str) -> bool:

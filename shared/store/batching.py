@@ -4,15 +4,28 @@ and nothing waits; under heavy load the database sees a few large transactions i
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
 
+@dataclass(frozen=True)
+class ItemFailed:
+    """A flush's result for one item that failed on its own: that caller gets the error, the others their
+    results."""
+
+    error: Exception
+
+
 class Coalescer(Generic[In, Out]):
     def __init__(
-        self, flush: Callable[[list[In]], Awaitable[Sequence[Out]]], *, max_items: int = 500, concurrency: int = 2
+        self,
+        flush: Callable[[list[In]], Awaitable[Sequence[Out | ItemFailed]]],
+        *,
+        max_items: int = 500,
+        concurrency: int = 2,
     ) -> None:
         self._flush = flush
         self._max_items = max_items
@@ -53,5 +66,9 @@ class Coalescer(Generic[In, Out]):
                     raise
                 return
             for (_, future), result in zip(live, results, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(result, ItemFailed):
+                    future.set_exception(result.error)
+                else:
                     future.set_result(result)

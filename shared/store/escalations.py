@@ -5,6 +5,7 @@ rows with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite has a single wri
 several escalator instances never fire the same step at once, and a crashed one leaves its rows due.
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -81,10 +82,26 @@ _CANCEL_PENDING = (
 )
 
 
-async def cancel_pending(session: AsyncSession, notification_id: str, at: datetime) -> int:
-    """An acknowledgement stops the chain: every unfired timer of that notification is cancelled."""
-    result = await session.execute(_CANCEL_PENDING, {"nid": notification_id, "cancel_at": at})
-    return int(getattr(result, "rowcount", 0) or 0)
+_PENDING_OF = (
+    select(_T.notification_id)
+    .where(_T.notification_id.in_(bindparam("nids", expanding=True)), _T.fired_at.is_(None), _T.cancelled_at.is_(None))
+    .with_for_update()
+)
+
+
+async def cancel_pending_many(session: AsyncSession, cancel_at: dict[str, datetime]) -> dict[str, int]:
+    """Acknowledgements stop their chains: every unfired timer of each notification is cancelled at that
+    notification's time. The timers are locked first (a firing escalator skips locked rows), so the count each
+    notification's audit records is exact. Returns how many were cancelled per notification."""
+    if len(cancel_at) == 1:  # one statement: its row count is the notification's
+        [(nid, at)] = cancel_at.items()
+        result = await session.execute(_CANCEL_PENDING, {"nid": nid, "cancel_at": at})
+        return {nid: int(getattr(result, "rowcount", 0) or 0)}
+    pending = list((await session.scalars(_PENDING_OF, {"nids": sorted(cancel_at)})).all())
+    counts = Counter(pending)
+    if counts:
+        await session.execute(_CANCEL_PENDING, [{"nid": nid, "cancel_at": cancel_at[nid]} for nid in counts])
+    return dict(counts)
 
 
 async def record_escalation_notification(

@@ -16,15 +16,25 @@ from shared.store.models import Base, table_of
 
 
 @functools.cache
-def _statement(dialect: str, model: type[Base]) -> Insert:
+def _statement(dialect: str, model: type[Base], returning: str | None = None) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table_of(model)).on_conflict_do_nothing().returning(inspect(model).primary_key[0])
+    table = table_of(model)
+    column = table.c[returning] if returning else inspect(model).primary_key[0]
+    return insert(table).on_conflict_do_nothing().returning(column)
 
 
 async def insert_ignore(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> int:
     """Insert the rows that do not exist yet; returns how many were inserted."""
+    return len(await inserted_keys(session, model, rows))
+
+
+async def inserted_keys(
+    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]], returning: str | None = None
+) -> list[Any]:
+    """Insert the rows that do not exist yet; returns the `returning` column (default: the primary key) of each
+    row this call inserted, so a batch tells which of its rows were new."""
     if not rows:
-        return 0
+        return []
     dialect = session.bind.dialect.name if session.bind else "postgresql"
-    statement = _statement(dialect, model)
-    return len((await session.execute(statement, rows[0] if len(rows) == 1 else rows)).all())
+    statement = _statement(dialect, model, returning)
+    return list((await session.execute(statement, rows[0] if len(rows) == 1 else rows)).scalars())
