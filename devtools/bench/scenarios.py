@@ -252,6 +252,8 @@ class Bench:
         steps = []
         towns = all_town_names()
         cpu_before = cpu_snapshot(self.groups())
+        broker = next((g for g in self.extra_groups if g.name == "kafka-broker"), None)
+        threads_before, ladder_t0 = (thread_cpu(broker.root_pid) if broker else {}), time.perf_counter()
         delivered_before = await self.scalar("select count(*) from notifications where delivered_at is not null")
         best: dict[str, Any] | None = None
         rates = list(self.profile.ladder)
@@ -305,6 +307,12 @@ class Bench:
             "cpu_ms_per_notification_total": 1000
             * sum(s for n, s in used.items() if n != "bench-receiver")
             / max(1, delivered),
+            # Where the broker's share goes under load (request handlers, network threads, JIT, GC).
+            "broker_busiest_threads_percent": busiest(
+                threads_before, thread_cpu(broker.root_pid), time.perf_counter() - ladder_t0
+            )
+            if broker
+            else {},
         }
         if best and self.profile.sustain_seconds:
             await self.b4_sustain(best["offered_reports_per_second"], towns)
