@@ -101,7 +101,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             "B1": ("B1 intake alone", bench.b1_intake_alone),
             "B2": ("B2 router alone", bench.b2_router_alone),
             "B3": ("B3 notifiers alone", bench.b3_notifiers_alone),
-            "start": ("every service", bench.start_all),
+            "start": ("every service, then the warm-up load", bench.start_all),
             "idle": ("idle", bench.idle),
             "B6": ("B6 latency floor", bench.b6_latency_floor),
             "B4": ("B4 rate ladder", bench.b4_ladder),

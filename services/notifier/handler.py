@@ -71,7 +71,8 @@ class NotificationDeliverer:
         )
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        notification = parse_event(Notification, open_or_poison(record.value or b""))
+        body = open_or_poison(record.value or b"")  # what the agency receives; retry tiers get the sealed value
+        notification = parse_event(Notification, body)
         state = await self._store.notification_state(notification.notification_id)
         if state is None:
             raise PoisonMessage("unknown_notification", f"{notification.notification_id} was never routed")
@@ -80,12 +81,11 @@ class NotificationDeliverer:
             return
         if state == NotificationState.DEAD_LETTERED and header(record, REDRIVE_HEADER) != "true":
             return
-        await self._attempt(notification, record, int(header(record, RETRIES_HEADER) or "0"))
+        await self._attempt(notification, body, record, int(header(record, RETRIES_HEADER) or "0"))
 
     async def _attempt(
-        self, notification: Notification, record: ConsumerRecord[bytes, bytes], retries_so_far: int
+        self, notification: Notification, body: bytes, record: ConsumerRecord[bytes, bytes], retries_so_far: int
     ) -> None:
-        body = open_or_poison(record.value or b"")  # what the agency receives; retry tiers get the sealed value
         kind = notification.recipient_kind
         agency = notification.agency_id
         if await self._store.endpoint_disabled(agency):
