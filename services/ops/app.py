@@ -20,6 +20,7 @@ from services.ops.auth import Authenticator
 from services.ops.charts import activity, lag_series
 from services.ops.lag import LagReader, LagTracker
 from services.ops.oidc import install_oidc
+from services.ops.pacing import Pace
 from services.ops.page import dashboard_page, report_page, static_file
 from services.ops.queries import STATES, Due, ListFilter, ListView, OpsQueries
 from services.ops.security import BrowserSecurity
@@ -48,14 +49,15 @@ def create_app(settings: OpsSettings | None = None, kafka: KafkaSettings | None 
     sessions = make_session_factory(engine)
     queries = OpsQueries(sessions)
     reader = LagReader(kafka)
-    lag = LagTracker(reader, settings.lag_sample_seconds, settings.lag_history_minutes)
+    pace = Pace(settings.lag_sample_seconds, settings.unwatched_sample_seconds)
+    lag = LagTracker(reader, pace, settings.lag_history_minutes)
     client = httpx.AsyncClient(timeout=2.0)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         background = [
             asyncio.create_task(lag.run()),
-            asyncio.create_task(keep_gauges_fresh(queries, settings.at_risk_seconds, settings.lag_sample_seconds)),
+            asyncio.create_task(keep_gauges_fresh(queries, settings.at_risk_seconds, pace)),
         ]
         yield
         for task in background:

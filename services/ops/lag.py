@@ -4,7 +4,6 @@ A background sampler keeps 15 minutes of history per group so the page can draw 
 current lag as a Prometheus gauge for alerting.
 """
 
-import asyncio
 import contextlib
 import time
 import uuid
@@ -17,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.ops.metrics import CONSUMER_LAG
+from services.ops.pacing import Pace
 from shared.kafka import admin_client_kwargs
 from shared.settings import KafkaSettings
 
@@ -88,14 +88,13 @@ class LagReader:
 class LagTracker:
     """Samples lag periodically; keeps the latest rows and a per-group total lag history."""
 
-    def __init__(self, reader: LagReader, interval_seconds: float, history_minutes: int) -> None:
+    def __init__(self, reader: LagReader, pace: Pace, history_minutes: int) -> None:
         self._reader = reader
-        self._interval = interval_seconds
+        self._pace = pace
+        self._history_seconds = history_minutes * 60
         self.latest: list[PartitionLag] = []
         self.error: str | None = None
-        self.history: deque[tuple[float, dict[str, int]]] = deque(
-            maxlen=max(int(history_minutes * 60 / max(interval_seconds, 0.5)), 2)
-        )
+        self.history: deque[tuple[float, dict[str, int]]] = deque()
 
     async def sample(self) -> None:
         try:
@@ -111,14 +110,19 @@ class LagTracker:
         for row in rows:
             totals[row.group] = totals.get(row.group, 0) + row.lag
             CONSUMER_LAG.labels(row.group, row.topic, str(row.partition)).set(row.lag)
-        self.history.append((time.time(), totals))
+        now = time.time()
+        self.history.append((now, totals))
+        while self.history and self.history[0][0] < now - self._history_seconds:
+            self.history.popleft()
 
     async def run(self) -> None:
         while True:
             await self.sample()
-            await asyncio.sleep(self._interval)
+            await self._pace.sleep()
 
     def snapshot(self) -> dict[str, Any]:
+        """What the page shows; reading it counts as someone watching (lag is then sampled at the watched pace)."""
+        self._pace.seen()
         return {
             "error": self.error,
             "partitions": [asdict(r) for r in self.latest],

@@ -18,7 +18,10 @@ class OpsSettings(BaseSettings):
     password_hash: SecretStr | None = None
     # JSON object: service name -> base URL, each answering /healthz (the pipeline runner fills it in).
     services: str = "{}"
+    # Lag samples and alert-gauge refreshes: this often while the page is open (it polls every second) ...
     lag_sample_seconds: float = 5.0
+    # ... and this often while nobody has had it open for a minute (Prometheus' alert windows are minutes long).
+    unwatched_sample_seconds: float = 30.0
     lag_history_minutes: int = 15
     at_risk_seconds: float = 4 * 3600.0
     # A consumer group this many messages behind (all its partitions together) gets a banner on the page.

@@ -1,7 +1,6 @@
 """The dashboard's live state in one JSON document (the page polls it), and the ops gauges, refreshed on their
 own schedule so that alerts do not depend on anyone viewing the page."""
 
-import asyncio
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +12,7 @@ from services.ops.breakers import open_breakers
 from services.ops.health import service_health
 from services.ops.lag import LagTracker
 from services.ops.metrics import AT_RISK, DEAD_LETTERED, DISABLED_ENDPOINTS, NOTIFICATIONS, PAST_DEADLINE
+from services.ops.pacing import Pace
 from services.ops.queries import STATES, OpsQueries
 from services.ops.urgency import Problems, banners
 from shared.states import NotificationState
@@ -38,7 +38,7 @@ async def refresh_gauges(queries: OpsQueries, at_risk_seconds: float) -> None:
     DISABLED_ENDPOINTS.set(len(await queries.disabled_endpoints()))
 
 
-async def keep_gauges_fresh(queries: OpsQueries, at_risk_seconds: float, every_seconds: float) -> None:
+async def keep_gauges_fresh(queries: OpsQueries, at_risk_seconds: float, pace: Pace) -> None:
     """Prometheus scrapes ops, not the page: the alert gauges (at risk, past deadline, dead letters) must stay
     current while nobody has the dashboard open. A database outage keeps the last values and tries again."""
     while True:
@@ -46,7 +46,7 @@ async def keep_gauges_fresh(queries: OpsQueries, at_risk_seconds: float, every_s
             await refresh_gauges(queries, at_risk_seconds)
         except Exception as exc:
             log.warning("ops_gauges_refresh_failed", error_type=type(exc).__name__)
-        await asyncio.sleep(every_seconds)
+        await pace.sleep()
 
 
 def group_lag(lag: dict[str, Any]) -> dict[str, int]:

@@ -98,6 +98,7 @@ def test_gauges_take_counts_per_kind_and_zero_a_kind_without_clocks() -> None:
 def test_the_alert_gauges_refresh_without_anyone_viewing_the_page() -> None:
     """Prometheus alerts on ops' gauges: they must move with the database, not with page views."""
     from services.ops.metrics import DEAD_LETTERED
+    from services.ops.pacing import Pace
     from services.ops.snapshot import keep_gauges_fresh
 
     refreshed_twice = asyncio.Event()
@@ -118,7 +119,8 @@ def test_the_alert_gauges_refresh_without_anyone_viewing_the_page() -> None:
             return []
 
     async def run_a_while() -> None:
-        task = asyncio.create_task(keep_gauges_fresh(Queries(), 3600, every_seconds=0.01))  # type: ignore[arg-type]
+        unwatched = Pace(watched_seconds=0.01, unwatched_seconds=0.01)
+        task = asyncio.create_task(keep_gauges_fresh(Queries(), 3600, unwatched))  # type: ignore[arg-type]
         await refreshed_twice.wait()
         task.cancel()
 
