@@ -104,6 +104,7 @@ class Bench:
     profile: Profile
     kafka: KafkaHandle | None = None  # B5 kills and restarts it (the maven kind only)
     results: dict[str, Any] = field(default_factory=dict)
+    worst_by_second: list[dict[str, Any]] = field(default_factory=list)  # of the last drain
     accepted: dict[str, float] = field(default_factory=dict)  # every 202'd report of B6/B4 -> its 202 wall time
 
     # --- plumbing -----------------------------------------------------------------------------------------
@@ -305,6 +306,7 @@ class Bench:
                 "produced_records_per_second": records / took,
                 "latency_ms": percentiles(latencies),
                 "intake_answer_ms": percentiles(load.answer_seconds),
+                "worst_by_second": self.worst_by_second,
             }
             steps.append(step)
             print(f"  B4 {rate:>5} reports/s: p99 {step['latency_ms']['p99']} ms, "
@@ -476,9 +478,19 @@ class Bench:
                 else 0
             )
             first = {}
-            for nid, _wid, report_id, _agency, at in await self.receipts():
+            worst: dict[int, tuple[float, str]] = {}  # second of the step -> slowest notification accepted in it
+            start = min(load.accepted.values(), default=0.0)
+            for nid, _wid, report_id, agency, at in await self.receipts():
                 if report_id in load.accepted and nid not in first:
                     first[nid] = at - load.accepted[report_id]
+                    second = int(load.accepted[report_id] - start)
+                    if first[nid] > worst.get(second, (-1.0, ""))[0]:
+                        worst[second] = (first[nid], agency)
+            # Where in the step the slow ones were: a stall shows as a run of slow seconds, overload as a ramp.
+            self.worst_by_second = [
+                {"second": sec, "ms": round(1000 * lat, 1), "agency": agency}
+                for sec, (lat, agency) in sorted(worst.items())
+            ]
             routed = (
                 await self.scalar(
                     "select count(*) from reports where routed_at is not null and report_id = any(:ids)", ids=ids

@@ -33,11 +33,11 @@ from shared.consuming import PoisonMessage, parse_event
 from shared.directory.endpoints import EndpointNotConfigured, EndpointRegistry
 from shared.envelope import open_or_poison
 from shared.events import DeadLetter, Notification
-from shared.publishing import publish_event
+from shared.publishing import notification_order_key, publish_event
 from shared.redrive import REDRIVE_HEADER
 from shared.states import DELIVERED_STATES, AttemptOutcome, NotificationState
 from shared.store.repository import AttemptToRecord, Store
-from shared.stream.engine import NOT_BEFORE_HEADER, header
+from shared.stream.engine import NOT_BEFORE_HEADER, ORDER_KEY_HEADER, header
 from shared.topics import NOTIFICATION_DEAD_LETTERS, retry_topic
 
 log = structlog.get_logger(__name__)
@@ -140,6 +140,7 @@ class NotificationDeliverer:
                 key=agency.encode(),
                 headers={
                     "content-type": "application/json",
+                    ORDER_KEY_HEADER: notification_order_key(notification),
                     RETRIES_HEADER: str(step.retries_so_far),
                     NOT_BEFORE_HEADER: step.not_before.isoformat(),
                 },

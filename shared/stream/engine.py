@@ -1,8 +1,10 @@
 """One consumer, all of a group's topics, many records at once, nothing committed before it is durable.
 
-The loop fetches batches (`getmany`) and hands each record to the lane of its key (partition + record key, e.g.
-the agency): a lane runs its records one after another, lanes run side by side. So an agency's notifications keep
-their order while a slow agency holds up no other, and a batch costs one commit instead of one per record. A
+The loop fetches batches (`getmany`) and hands each record to the lane of its order key (partition + the record's
+`order-key` header, else its record key): a lane runs its records one after another, lanes run side by side. A
+notification's order key is its agency and report, so one report's notifications to an agency keep their order,
+a slow agency holds up no other, and an agency that gets every report (the HART lead) is not served one at a
+time; a batch costs one commit instead of one per record. A
 partition's committed offset moves only past records that are finished (shared/stream/offsets.py).
 
 A record whose `not-before` header lies in the future (a retry tier) is not held in memory: its partition is
@@ -33,6 +35,8 @@ log = structlog.get_logger(__name__)
 
 RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[None]]
 NOT_BEFORE_HEADER = "not-before"
+ORDER_KEY_HEADER = "order-key"
+"""Records with the same order key (in a partition) are handled one after another; without it, the record key."""
 
 
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
@@ -40,6 +44,13 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
         if key == name:
             return value.decode() if value is not None else None
     return None
+
+
+def order_key(record: ConsumerRecord[bytes, bytes]) -> bytes | None:
+    for key, value in record.headers or ():
+        if key == ORDER_KEY_HEADER and value:
+            return bytes(value)
+    return None if record.key is None else bytes(record.key)
 
 
 def due_at(record: ConsumerRecord[bytes, bytes]) -> float | None:
@@ -212,12 +223,13 @@ class StreamConsumer:
                 return
             partition.offsets.started(record.offset)
             self._in_flight += 1
-            lane = partition.lanes.get(record.key)
+            key = order_key(record)
+            lane = partition.lanes.get(key)
             if lane is None:
-                lane = partition.lanes[record.key] = asyncio.Queue()
+                lane = partition.lanes[key] = asyncio.Queue()
             lane.put_nowait(record)
-            if record.key not in partition.workers:
-                partition.workers[record.key] = asyncio.create_task(self._drain_lane(tp, partition, record.key))
+            if key not in partition.workers:
+                partition.workers[key] = asyncio.create_task(self._drain_lane(tp, partition, key))
 
     async def _drain_lane(self, tp: TopicPartition, partition: _Partition, key: bytes | None) -> None:
         lane = partition.lanes[key]

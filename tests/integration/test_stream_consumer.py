@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from devtools.infra.kafka_runtime import KafkaHandle
-from shared.stream.engine import NOT_BEFORE_HEADER, ConsumerOptions, StreamConsumer
+from shared.stream.engine import NOT_BEFORE_HEADER, ORDER_KEY_HEADER, ConsumerOptions, StreamConsumer
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +87,35 @@ async def test_a_slow_key_holds_up_no_other_key_and_the_commit_waits_for_it(kafk
             return await committed(kafka, topic, group) == 22
 
         assert await until(all_committed)
+    finally:
+        await consumer.stop()
+
+
+async def test_one_record_key_with_different_order_keys_runs_side_by_side_each_in_order(kafka: KafkaHandle) -> None:
+    """The HART lead gets every report: its notifications share a record key (the agency, one partition), and
+    their order keys (agency and report) let different reports go side by side, each report's in order."""
+    topic, group = await new_topic(kafka), f"g-{uuid.uuid4().hex[:6]}"
+    items = [(b"hart-lead", b"A1", [(ORDER_KEY_HEADER, b"hart-lead/A")])]
+    items += [(b"hart-lead", f"R{i}".encode(), [(ORDER_KEY_HEADER, f"hart-lead/R{i}".encode())]) for i in range(5)]
+    items.append((b"hart-lead", b"A2", [(ORDER_KEY_HEADER, b"hart-lead/A")]))
+    await produce(kafka, topic, items)
+    release, handled = asyncio.Event(), []
+
+    async def handle(record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value == b"A1":
+            await release.wait()
+        handled.append(record.value)
+
+    consumer = StreamConsumer("t", [topic], group, handle, {"bootstrap_servers": kafka.bootstrap_servers}, FAST)
+    await consumer.start()
+    try:
+        assert await until(lambda: _ready(len(handled) >= 5))
+        await asyncio.sleep(0.3)
+        print(f"\nwhile report A's first waits: handled {sorted(handled)}")
+        assert sorted(handled) == [b"R0", b"R1", b"R2", b"R3", b"R4"]  # other reports of the same agency went on
+        release.set()
+        assert await until(lambda: _ready(len(handled) == 7))
+        assert handled[-2:] == [b"A1", b"A2"]  # report A's own order kept
     finally:
         await consumer.stop()
 
