@@ -12,6 +12,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.kafka_lag import committed_and_log_ends
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -138,7 +140,6 @@ async def records_on_all_topics(bootstrap_servers: str) -> int:
 
 # Throwaway readers are no part of the pipeline's health (as the ops page's lag reader); retry tiers hold each
 # record until it is due by design, so their lag is reported apart and never counted as a stall.
-_IGNORED_GROUPS = ("test-", "redrive-")
 _RETRY_TIER = ".retry-"
 
 
@@ -194,15 +195,7 @@ class LagProbe:
 
     async def _read(self) -> dict[str, GroupLag]:
         admin, consumer = await self._clients()
-        groups = sorted(
-            str(g[0]) for g in await admin.list_consumer_groups() if not str(g[0]).startswith(_IGNORED_GROUPS)
-        )
-        committed: dict[str, dict[TopicPartition, int]] = {}
-        for group in groups:
-            offsets = await admin.list_consumer_group_offsets(group)
-            committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-        partitions = sorted({tp for offsets in committed.values() for tp in offsets})
-        ends = await consumer.end_offsets(partitions) if partitions else {}
+        committed, ends = await committed_and_log_ends(admin, consumer)
         behind = {(tp, off) for offsets in committed.values() for tp, off in offsets.items() if off < ends.get(tp, off)}
         stamps = await self._timestamps(consumer, behind)
         now = time.time()

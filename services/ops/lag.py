@@ -12,18 +12,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.ops.metrics import CONSUMER_LAG
 from services.ops.pacing import Pace
 from shared.kafka import admin_client_kwargs
+from shared.kafka_lag import committed_and_log_ends
 from shared.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
-
-# Throwaway groups (tests, one-off readers) are not part of the pipeline's health.
-_IGNORED_PREFIXES = ("test-", "redrive-")
 
 
 @dataclass(frozen=True)
@@ -60,16 +58,7 @@ class LagReader:
         return self._admin, self._consumer
 
     async def read(self) -> list[PartitionLag]:
-        admin, consumer = await self._clients()
-        groups = sorted(
-            str(g[0]) for g in await admin.list_consumer_groups() if not str(g[0]).startswith(_IGNORED_PREFIXES)
-        )
-        committed: dict[str, dict[TopicPartition, int]] = {}
-        for group in groups:
-            offsets = await admin.list_consumer_group_offsets(group)
-            committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-        partitions = sorted({tp for offsets in committed.values() for tp in offsets})
-        ends = await consumer.end_offsets(partitions) if partitions else {}
+        committed, ends = await committed_and_log_ends(*await self._clients())
         rows = []
         for group, offsets in committed.items():
             for tp, offset in sorted(offsets.items()):
