@@ -89,19 +89,12 @@ async def ack_target(session: AsyncSession, notification_id: str) -> AckTarget |
     return AckTarget(*row) if row is not None else None
 
 
-async def notification_and_replay(
-    sessions: async_sessionmaker[AsyncSession], notification_id: str, webhook_id: str
-) -> tuple[AckTarget | None, bool]:
-    """What an acknowledgement needs to know before it publishes: the notification, and whether this webhook-id
-    was already used."""
-    return (await notifications_and_replays(sessions, [(notification_id, webhook_id)]))[0]
-
-
 async def notifications_and_replays(
     sessions: async_sessionmaker[AsyncSession], asked: list[tuple[str, str]]
 ) -> list[tuple[AckTarget | None, bool]]:
-    """The same for many acknowledgements at once (`(notification_id, webhook_id)` each): two queries in one
-    pooled connection, however many were asked."""
+    """What each acknowledgement (`(notification_id, webhook_id)`) needs to know before it publishes: the
+    notification, and whether this webhook-id was already used. Two queries in one pooled connection, however
+    many were asked."""
     async with readers(sessions)() as session:
         nids = sorted({nid for nid, _ in asked})
         targets = {row[0]: AckTarget(*row) for row in await session.execute(_TARGETS, {"nids": nids})}
@@ -199,14 +192,14 @@ async def _record(session: AsyncSession, acks: list[AckInput]) -> list[AckOutcom
     claimed = await add_audits(session, claims)
     outcomes: list[AckOutcome] = []
     for ack in acks:
-        if webhook_key(ack.webhook_id) not in claimed:
-            if ack.notification_id in created:  # its acknowledgement row must go: only a rollback does that
-                raise _Replay if len(acks) == 1 else _NotAlone
-            outcomes.append(AckOutcome.REPLAYED)
-        else:
+        if webhook_key(ack.webhook_id) in claimed:
             outcomes.append(AckOutcome.RECORDED if ack.notification_id in created else AckOutcome.ALREADY_ACKNOWLEDGED)
-    if len(acks) == 1 and outcomes[0] is AckOutcome.REPLAYED:
-        raise _Replay  # nothing of this request is kept
+        elif len(acks) == 1:
+            raise _Replay  # the transaction rolls back: nothing of this request is kept
+        elif ack.notification_id in created:
+            raise _NotAlone  # its acknowledgement row must go, and only a rollback undoes it
+        else:
+            outcomes.append(AckOutcome.REPLAYED)  # it wrote nothing
     recorded = [ack for ack, outcome in zip(acks, outcomes, strict=True) if outcome is AckOutcome.RECORDED]
     if not recorded:
         return outcomes

@@ -47,10 +47,8 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
 
 
 def order_key(record: ConsumerRecord[bytes, bytes]) -> bytes | None:
-    for key, value in record.headers or ():
-        if key == ORDER_KEY_HEADER and value:
-            return bytes(value)
-    return None if record.key is None else bytes(record.key)
+    value = header(record, ORDER_KEY_HEADER)
+    return value.encode() if value else record.key
 
 
 def due_at(record: ConsumerRecord[bytes, bytes]) -> float | None:
