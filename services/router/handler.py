@@ -50,8 +50,8 @@ from shared.policy.model import LINKED_REPORTS, Policy
 from shared.publishing import publish_event, publish_notification
 from shared.states import NotificationState
 from shared.store.models import NotificationRecord
-from shared.store.report_history import EarlierReport, Holder, StoredVersion, pair, set_version_routed, write_version
-from shared.store.repository import ExistingReport, InTransaction
+from shared.store.report_history import EarlierReport, Holder, StoredVersion, pair
+from shared.store.repository import ExistingReport, RoutingRows
 from shared.topics import ROUTING_DECISIONS
 
 log = structlog.get_logger(__name__)
@@ -59,10 +59,8 @@ log = structlog.get_logger(__name__)
 
 class RouterStore(Protocol):
     async def existing_report(self, report_id: str) -> ExistingReport | None: ...
-    async def record_routing(
-        self, report: dict[str, object], notifications: list[dict[str, object]], also: InTransaction | None = None
-    ) -> None: ...
-    async def mark_routed(self, report_id: str, at: datetime, also: InTransaction | None = None) -> None: ...
+    async def record_routing(self, rows: RoutingRows) -> None: ...
+    async def mark_routed(self, report_id: str, version: int, at: datetime) -> None: ...
     async def count_duplicate(self, report_id: str) -> None: ...
     async def notification(self, notification_id: str) -> NotificationRecord | None: ...
 
@@ -162,20 +160,20 @@ class ReportRouter:
             "field_digests": json.dumps(digests, sort_keys=True),
             "received_at": report.received_at,
         }
-        notices = [n | {"trigger": trigger} for n in plan.notices]
-        await self._store.record_routing(  # one transaction: the report, its notifications and its history
-            _report_row(event, now, len(plan.notifications), self._policy.version),
-            [_notification_row(n) for n in plan.notifications],
-            also=lambda session: write_version(session, version_row, plan.holders, notices),
+        await self._store.record_routing(
+            RoutingRows(
+                report=_report_row(event, now, len(plan.notifications), self._policy.version),
+                notifications=[_notification_row(n) for n in plan.notifications],
+                version=version_row,
+                holders=plan.holders,
+                notices=[n | {"trigger": trigger} for n in plan.notices],
+            )
         )
         await asyncio.gather(
             *(self._publish(n) for n in plan.notifications),
             self._publisher.decision(decision_event(plan.decision, self._policy, now)),
         )
-        routed_at = datetime.now(UTC)
-        await self._store.mark_routed(
-            report_id, routed_at, also=lambda session: set_version_routed(session, report_id, version, routed_at)
-        )
+        await self._store.mark_routed(report_id, version, datetime.now(UTC))
         outcome = "routed" if latest is None else "amended"
         REPORTS_ROUTED.labels(outcome).inc()
         log.info(

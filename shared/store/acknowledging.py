@@ -12,10 +12,9 @@ from enum import StrEnum
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.database_outage import is_database_outage
 from shared.states import NotificationState
 from shared.store.audit_trail import AuditEntry, add_audits
-from shared.store.batching import ItemFailed
+from shared.store.batching import ItemFailed, together_or_alone
 from shared.store.engine import readers
 from shared.store.escalations import cancel_pending_many
 from shared.store.models import AcknowledgementRecord, AuditEventRecord, NotificationRecord, table_of
@@ -131,31 +130,16 @@ async def record_acks(
     while the last batch was written). Each one's outcome is what it would be alone: a batch where two
     acknowledgements touch the same notification or webhook-id, or where a replay would need part of the
     transaction undone, is recorded one acknowledgement per transaction."""
-    if len(acks) == 1:
-        return [await record_ack(sessions, acks[0])]
+    return await together_or_alone(
+        acks, lambda batch: _in_one_transaction(sessions, batch), lambda ack: record_ack(sessions, ack)
+    )
+
+
+async def _in_one_transaction(sessions: async_sessionmaker[AsyncSession], acks: list[AckInput]) -> list[AckOutcome]:
     if len({a.notification_id for a in acks}) < len(acks) or len({a.webhook_id for a in acks}) < len(acks):
-        return await _one_by_one(sessions, acks)
-    try:
-        async with sessions.begin() as session:
-            return list(await _record(session, acks))
-    except _NotAlone:
-        return await _one_by_one(sessions, acks)
-    except Exception as exc:
-        if is_database_outage(exc):
-            raise  # every one of them answers 503; the agencies retry
-        return await _one_by_one(sessions, acks)  # only the one that fails alone fails
-
-
-async def _one_by_one(
-    sessions: async_sessionmaker[AsyncSession], acks: list[AckInput]
-) -> list[AckOutcome | ItemFailed]:
-    results: list[AckOutcome | ItemFailed] = []
-    for ack in acks:
-        try:
-            results.append(await record_ack(sessions, ack))
-        except Exception as exc:
-            results.append(ItemFailed(exc))
-    return results
+        raise _NotAlone
+    async with sessions.begin() as session:
+        return await _record(session, acks)
 
 
 async def _record(session: AsyncSession, acks: list[AckInput]) -> list[AckOutcome]:

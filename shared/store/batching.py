@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from shared.database_outage import is_database_outage
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -72,3 +74,32 @@ class Coalescer(Generic[In, Out]):
                     future.set_exception(result.error)
                 else:
                     future.set_result(result)
+
+
+async def together_or_alone(
+    items: list[In],
+    together: Callable[[list[In]], Awaitable[Sequence[Out]]],
+    alone: Callable[[In], Awaitable[Out]] | None = None,
+) -> list[Out | ItemFailed]:
+    """A flush: the batch in one transaction; if the database refuses it for any reason but an outage, each item
+    in a transaction of its own (`alone`, by default a batch of one), so only the item at fault fails. An outage
+    fails them all (every caller retries)."""
+    if alone is None:
+
+        async def alone(item: In) -> Out:
+            return (await together([item]))[0]
+
+    if len(items) == 1:
+        return [await alone(items[0])]
+    try:
+        return list(await together(items))
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise
+    results: list[Out | ItemFailed] = []
+    for item in items:
+        try:
+            results.append(await alone(item))
+        except Exception as exc:
+            results.append(ItemFailed(exc))
+    return results

@@ -21,6 +21,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, bindparam, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.store.batching import Coalescer, ItemFailed, together_or_alone
 from shared.store.engine import readers
 from shared.store.models import Base, table_of
 from shared.store.upsert import insert_ignore
@@ -98,19 +99,18 @@ def pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
-async def write_version(
-    session: AsyncSession, version: dict[str, Any], holders: list[dict[str, Any]], notices: list[dict[str, Any]]
+async def write_versions(
+    session: AsyncSession, versions: list[dict[str, Any]], holders: list[dict[str, Any]], notices: list[dict[str, Any]]
 ) -> None:
-    """Within the caller's transaction: the router writes these with the report and its notifications."""
-    await insert_ignore(session, ReportVersionRecord, [version])
-    if holders:
-        await insert_ignore(session, ReportHolderRecord, holders)
-    if notices:
-        await insert_ignore(session, LinkNoticeRecord, notices)
+    """Within the caller's transaction: the router writes these with the reports and their notifications."""
+    await insert_ignore(session, ReportVersionRecord, versions)
+    await insert_ignore(session, ReportHolderRecord, holders)
+    await insert_ignore(session, LinkNoticeRecord, notices)
 
 
-async def set_version_routed(session: AsyncSession, report_id: str, version: int, at: datetime) -> None:
-    await session.execute(_VERSION_ROUTED, {"rid": report_id, "v": version, "at_": at})
+async def set_versions_routed(session: AsyncSession, marks: list[tuple[str, int, datetime]]) -> None:
+    """(report, version, routed at) for each version, within the caller's transaction."""
+    await session.execute(_VERSION_ROUTED, [{"rid": rid, "v": version, "at_": at} for rid, version, at in marks])
 
 
 _V = table_of(ReportVersionRecord).c
@@ -119,11 +119,18 @@ _VERSION_ROUTED = (
     .where(_V.report_id == bindparam("rid"), _V.report_version == bindparam("v"))
     .values(routed_at=bindparam("at_"))
 )
+_Hit = tuple[str, str, str, datetime]  # a match-key row: report id, match key, key kind, received at
+_M = table_of(ReportMatchKeyRecord).c
+_MATCH_HITS = select(_M.report_id, _M.match_key, _M.key_kind, _M.received_at).where(
+    _M.match_key.in_(bindparam("keys", expanding=True))
+)
 
 
 class ReportHistory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._key_writes: Coalescer[list[dict[str, Any]], None] = Coalescer(self._write_keys)
+        self._key_searches: Coalescer[list[str], list[_Hit]] = Coalescer(self._search_keys)
 
     async def versions(self, report_id: str) -> list[StoredVersion]:
         async with readers(self._sessions)() as session:
@@ -151,7 +158,8 @@ class ReportHistory:
     async def record_match_keys(
         self, report_id: str, version: int, received_at: datetime, keys: dict[str, str]
     ) -> None:
-        """Committed before the search, so of two reports routed at once at least the later one finds the other."""
+        """Committed before the search, so of two reports routed at once at least the later one finds the other.
+        Keys recorded at the same moment share one transaction."""
         if not keys:
             return
         rows = [
@@ -164,30 +172,31 @@ class ReportHistory:
             }
             for k, kind in keys.items()
         ]
-        async with self._sessions.begin() as session:
-            await insert_ignore(session, ReportMatchKeyRecord, rows)
+        await self._key_writes.submit(rows)
+
+    async def _write_keys(self, batch: list[list[dict[str, Any]]]) -> list[ItemFailed | None]:
+        async def together(rows: list[list[dict[str, Any]]]) -> list[None]:
+            ordered = sorted((row for r in rows for row in r), key=lambda row: (row["report_id"], row["match_key"]))
+            async with self._sessions.begin() as session:
+                await insert_ignore(session, ReportMatchKeyRecord, ordered)
+            return [None] * len(rows)
+
+        return await together_or_alone(batch, together)
 
     async def earlier_reports(self, report_id: str, keys: dict[str, str]) -> list[EarlierReport]:
-        """Other reports sharing any of the keys, oldest first, with the agencies that hold them (maybe none yet)."""
+        """Other reports sharing any of the keys, oldest first, with the agencies that hold them (maybe none yet).
+        Searched together with every other search waiting at the same moment (one query for many)."""
         if not keys:
             return []
-        async with readers(self._sessions)() as session:
-            hits = (
-                await session.execute(
-                    select(
-                        ReportMatchKeyRecord.report_id, ReportMatchKeyRecord.key_kind, ReportMatchKeyRecord.received_at
-                    )
-                    .where(ReportMatchKeyRecord.match_key.in_(list(keys)))
-                    .where(ReportMatchKeyRecord.report_id != report_id)
-                )
-            ).all()
-            matched: dict[str, set[str]] = defaultdict(set)
-            received: dict[str, datetime] = {}
-            for rid, kind, at in hits:
+        matched: dict[str, set[str]] = defaultdict(set)
+        received: dict[str, datetime] = {}
+        for rid, _, kind, at in await self._key_searches.submit(list(keys)):
+            if rid != report_id:
                 matched[rid].add(kind)
                 received[rid] = min(at, received.get(rid, at))
-            if not matched:  # most reports match nothing: no second query
-                return []
+        if not matched:  # most reports match nothing: no second query
+            return []
+        async with readers(self._sessions)() as session:
             holder_rows = (
                 await session.scalars(select(ReportHolderRecord).where(ReportHolderRecord.report_id.in_(list(matched))))
             ).all()
@@ -201,6 +210,15 @@ class ReportHistory:
             for rid, kinds in matched.items()
         ]
         return sorted(found, key=lambda e: (e.received_at, e.report_id))
+
+    async def _search_keys(self, searches: list[list[str]]) -> list[list[_Hit]]:
+        """Every row holding any searched key; each search then gets the rows of its own keys."""
+        wanted = sorted({key for keys in searches for key in keys})
+        by_key: dict[str, list[_Hit]] = defaultdict(list)
+        async with readers(self._sessions)() as session:
+            for rid, key, kind, at in (await session.execute(_MATCH_HITS, {"keys": wanted})).all():
+                by_key[key].append((rid, key, kind, at))
+        return [[row for key in keys for row in by_key.get(key, [])] for keys in searches]
 
     async def told(self, pairs: list[tuple[str, str]], trigger: str) -> set[tuple[str, str, str]]:
         """(agency, report, linked report) already told of a link by another trigger than this one."""
@@ -218,20 +236,6 @@ class ReportHistory:
         return {
             (r.agency_id, r.report_id, r.linked_report_id) for r in rows if (r.report_id, r.linked_report_id) in wanted
         }
-
-    async def record_version(
-        self,
-        version: dict[str, Any],
-        holders: list[dict[str, Any]],
-        notices: list[dict[str, Any]],
-    ) -> None:
-        """The version, its new holders and the link notices in one transaction, before anything is published."""
-        async with self._sessions.begin() as session:
-            await write_version(session, version, holders, notices)
-
-    async def mark_version_routed(self, report_id: str, version: int, at: datetime) -> None:
-        async with self._sessions.begin() as session:
-            await set_version_routed(session, report_id, version, at)
 
     async def linked_reports(self, report_id: str) -> list[str]:
         """Report ids linked to this one (for ops' report page: the cluster)."""

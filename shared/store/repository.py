@@ -1,7 +1,7 @@
 """The pipeline's reads and writes. Each function is one transaction and safe to repeat."""
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.states import DELIVERED_STATES, AttemptOutcome, NotificationState
-from shared.store.batching import Coalescer
+from shared.store.batching import Coalescer, ItemFailed, together_or_alone
 from shared.store.engine import readers
 from shared.store.models import (
     DeliveryAttemptRecord,
@@ -19,10 +19,8 @@ from shared.store.models import (
     ReportRecord,
     table_of,
 )
+from shared.store.report_history import set_versions_routed, write_versions
 from shared.store.upsert import insert_ignore
-
-# More writes a caller adds to one of these transactions (e.g. the router's report history).
-InTransaction = Callable[[AsyncSession], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,18 @@ class AttemptToRecord:
     error: str | None
     new_state: NotificationState
     next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RoutingRows:
+    """What routing one report version writes before it publishes: the report, its notifications, and its
+    history (shared/store/report_history.py)."""
+
+    report: dict[str, Any]
+    notifications: list[dict[str, Any]]
+    version: dict[str, Any]
+    holders: list[dict[str, Any]]
+    notices: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,9 @@ _RECORD_PROGRESS = (
 )
 _INSERT_ATTEMPT = insert(table_of(DeliveryAttemptRecord))
 _R = table_of(ReportRecord).c
-_EXISTING_REPORT = select(_R.content_sha256, _R.routed_at).where(_R.report_id == bindparam("rid"))
+_EXISTING_REPORTS = select(_R.report_id, _R.content_sha256, _R.routed_at).where(
+    _R.report_id.in_(bindparam("ids", expanding=True))
+)
 _MARK_ROUTED = update(table_of(ReportRecord)).where(_R.report_id == bindparam("rid")).values(routed_at=bindparam("at_"))
 _STATES = select(_N.notification_id, _N.state).where(_N.notification_id.in_(bindparam("ids", expanding=True)))
 
@@ -82,34 +94,58 @@ class Store:
         self._sessions = sessions
         self._state_reads: Coalescer[str, NotificationState | None] = Coalescer(self._read_states)
         self._attempt_writes: Coalescer[AttemptToRecord, int] = Coalescer(self._write_attempts)
+        self._report_reads: Coalescer[str, ExistingReport | None] = Coalescer(self._read_reports)
+        self._routing_writes: Coalescer[RoutingRows, None] = Coalescer(self._write_routings)
+        self._routed_marks: Coalescer[tuple[str, int, datetime], None] = Coalescer(self._mark_routed)
         self._disabled: frozenset[str] = frozenset()
         self._disabled_read_at = float("-inf")
 
     # --- router -----------------------------------------------------------------------------------
     async def existing_report(self, report_id: str) -> ExistingReport | None:
+        """Read together with every other lookup waiting at the same moment (one query for many)."""
+        return await self._report_reads.submit(report_id)
+
+    async def _read_reports(self, ids: list[str]) -> list[ExistingReport | None]:
         async with readers(self._sessions)() as session:
-            row = (await session.execute(_EXISTING_REPORT, {"rid": report_id})).first()
-            if row is None:
-                return None
-            return ExistingReport(row.content_sha256, row.routed_at is not None)
+            rows = await session.execute(_EXISTING_REPORTS, {"ids": sorted(set(ids))})
+            found = {rid: ExistingReport(sha, routed_at is not None) for rid, sha, routed_at in rows.all()}
+        return [found.get(rid) for rid in ids]
 
-    async def record_routing(
-        self, report: dict[str, Any], notifications: list[dict[str, Any]], also: InTransaction | None = None
-    ) -> None:
-        """Report and its notifications in one transaction, before anything is published (with `also`: the
-        router's report-history rows, in the same transaction)."""
-        async with self._sessions.begin() as session:
-            await insert_ignore(session, ReportRecord, [report])
-            if notifications:
+    async def record_routing(self, rows: RoutingRows) -> None:
+        """The report, its notifications and its history in one transaction, before anything is published. Reports
+        routed at the same moment share the transaction and one statement per table (group commit)."""
+        await self._routing_writes.submit(rows)
+
+    async def _write_routings(self, batch: list[RoutingRows]) -> list[ItemFailed | None]:
+        async def together(routings: list[RoutingRows]) -> list[None]:
+            async with self._sessions.begin() as session:
+                await insert_ignore(session, ReportRecord, _by(routings, lambda r: [r.report], "report_id"))
+                notifications = _by(routings, lambda r: r.notifications, "notification_id")
                 await insert_ignore(session, NotificationRecord, notifications)
-            if also is not None:
-                await also(session)
+                await write_versions(
+                    session,
+                    _by(routings, lambda r: [r.version], "report_id", "report_version"),
+                    _by(routings, lambda r: r.holders, "report_id", "recipient_kind", "agency_id"),
+                    _by(routings, lambda r: r.notices, "agency_id", "report_id", "linked_report_id"),
+                )
+            return [None] * len(routings)
 
-    async def mark_routed(self, report_id: str, at: datetime, also: InTransaction | None = None) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(_MARK_ROUTED, {"rid": report_id, "at_": at})
-            if also is not None:
-                await also(session)
+        return await together_or_alone(batch, together)
+
+    async def mark_routed(self, report_id: str, version: int, at: datetime) -> None:
+        """After every publish is acked: the report and this version count as routed (a redelivery is then a
+        duplicate). Marked together with every other report marked at the same moment."""
+        await self._routed_marks.submit((report_id, version, at))
+
+    async def _mark_routed(self, marks: list[tuple[str, int, datetime]]) -> list[ItemFailed | None]:
+        async def together(batch: list[tuple[str, int, datetime]]) -> list[None]:
+            ordered = sorted(batch, key=lambda m: (m[0], m[1]))
+            async with self._sessions.begin() as session:
+                await session.execute(_MARK_ROUTED, [{"rid": rid, "at_": at} for rid, _, at in ordered])
+                await set_versions_routed(session, ordered)
+            return [None] * len(batch)
+
+        return await together_or_alone(marks, together)
 
     async def count_duplicate(self, report_id: str) -> None:
         async with self._sessions.begin() as session:
@@ -251,3 +287,11 @@ class Store:
     async def disabled_endpoints(self) -> list[EndpointStatusRecord]:
         async with self._sessions() as session:
             return list(await session.scalars(select(EndpointStatusRecord).where(EndpointStatusRecord.disabled)))
+
+
+def _by(
+    routings: list[RoutingRows], rows: Callable[[RoutingRows], list[dict[str, Any]]], *key: str
+) -> list[dict[str, Any]]:
+    """One table's rows from every routing in the batch, in key order: two transactions inserting overlapping
+    rows then lock them in the same order (no deadlock)."""
+    return sorted((row for r in routings for row in rows(r)), key=lambda row: tuple(row[k] for k in key))
