@@ -11,7 +11,7 @@ from services.escalator.chain import plan_timers
 from shared.consuming import PoisonMessage, parse_event
 from shared.events import RoutingDecisionRecorded
 from shared.policy.model import Policy
-from shared.store.escalations import UnknownNotifications, schedule_timers
+from shared.store.escalations import TimerScheduling, TimersFor, UnknownNotifications
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +25,7 @@ class TimerScheduler:
         on_scheduled: Callable[[datetime], None] | None = None,
     ) -> None:
         self._on_scheduled = on_scheduled
-        self._sessions = sessions
+        self._timers = TimerScheduling(sessions)
         self._policy = policy
         self._seconds_per_policy_minute = seconds_per_policy_minute
 
@@ -39,7 +39,7 @@ class TimerScheduler:
             )
         ]
         try:
-            added = await schedule_timers(self._sessions, rows, [r.notification_id for r in decision.recipients])
+            added = await self._timers.schedule(TimersFor(rows, [r.notification_id for r in decision.recipients]))
         except UnknownNotifications as exc:
             # The router commits its rows before it publishes the decision, so this is never a race:
             # the decision belongs to another store; retrying would block the partition forever.

@@ -78,7 +78,7 @@ class Coalescer(Generic[In, Out]):
 
 async def together_or_alone(
     items: list[In],
-    together: Callable[[list[In]], Awaitable[Sequence[Out]]],
+    together: Callable[[list[In]], Awaitable[Sequence[Out | ItemFailed]]],
     alone: Callable[[In], Awaitable[Out]] | None = None,
 ) -> list[Out | ItemFailed]:
     """A flush: the batch in one transaction; if the database refuses it for any reason but an outage, each item
@@ -87,7 +87,10 @@ async def together_or_alone(
     if alone is None:
 
         async def alone(item: In) -> Out:
-            return (await together([item]))[0]
+            [result] = await together([item])
+            if isinstance(result, ItemFailed):
+                raise result.error
+            return result
 
     if len(items) == 1:
         return [await alone(items[0])]

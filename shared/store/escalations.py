@@ -7,6 +7,7 @@ several escalator instances never fire the same step at once, and a crashed one 
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +15,16 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.store.audit_trail import AuditEntry, add_audit
+from shared.store.batching import Coalescer, ItemFailed, together_or_alone
 from shared.store.models import EscalationTimerRecord, NotificationRecord, table_of
-from shared.store.upsert import insert_ignore
+from shared.store.upsert import insert_ignore, inserted_keys
 
 DEADLINE_STEP = 99
 """The step number of the timer that records a missed deadline (escalation steps are 0..98)."""
+
+_T = table_of(EscalationTimerRecord).c
+_N = table_of(NotificationRecord).c
+_KNOWN = select(_N.notification_id).where(_N.notification_id.in_(bindparam("nids", expanding=True)))
 
 
 class UnknownNotifications(Exception):
@@ -29,6 +35,14 @@ class UnknownNotifications(Exception):
         self.missing = missing
 
 
+@dataclass(frozen=True)
+class TimersFor:
+    """One routing decision's timers, and the notifications the store must hold for them."""
+
+    rows: list[dict[str, Any]]
+    notifications: Sequence[str] = ()
+
+
 async def schedule_timers(
     sessions: async_sessionmaker[AsyncSession], rows: list[dict[str, Any]], for_notifications: Sequence[str] = ()
 ) -> int:
@@ -37,17 +51,47 @@ async def schedule_timers(
     With `for_notifications`, the same transaction first checks that the store holds every one of them
     (UnknownNotifications otherwise): one round of the database per routing decision, not two."""
     async with sessions.begin() as session:
-        if for_notifications:
-            found = set(
-                await session.scalars(
-                    select(NotificationRecord.notification_id).where(
-                        NotificationRecord.notification_id.in_(list(for_notifications))
-                    )
-                )
-            )
-            if missing := sorted(set(for_notifications) - found):
-                raise UnknownNotifications(missing)
-        return await insert_ignore(session, EscalationTimerRecord, rows) if rows else 0
+        [added] = await _schedule(session, [TimersFor(rows, for_notifications)])
+    if isinstance(added, ItemFailed):
+        raise added.error
+    return added
+
+
+class TimerScheduling:
+    """schedule_timers for every routing decision that arrives at the same moment: one transaction, one lookup
+    and one insert for all of them (group commit). A decision whose notifications the store lacks fails alone."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._batches: Coalescer[TimersFor, int] = Coalescer(self._flush)
+
+    async def schedule(self, timers: TimersFor) -> int:
+        return await self._batches.submit(timers)
+
+    async def _flush(self, batch: list[TimersFor]) -> list[int | ItemFailed]:
+        async def together(items: list[TimersFor]) -> list[int | ItemFailed]:
+            async with self._sessions.begin() as session:
+                return await _schedule(session, items)
+
+        return await together_or_alone(batch, together)
+
+
+async def _schedule(session: AsyncSession, items: list[TimersFor]) -> list[int | ItemFailed]:
+    """Each item's count of timers added, or UnknownNotifications for an item (whose rows are then not written)."""
+    wanted = sorted({nid for item in items for nid in item.notifications})
+    found = set((await session.scalars(_KNOWN, {"nids": wanted})).all()) if wanted else set()
+    missing = [sorted(set(item.notifications) - found) for item in items]
+    rows = sorted(
+        (row for item, lacking in zip(items, missing, strict=True) if not lacking for row in item.rows),
+        key=lambda row: (row["notification_id"], row["step"]),
+    )
+    added = Counter(await inserted_keys(session, EscalationTimerRecord, rows, returning="notification_id"))
+    return [
+        ItemFailed(UnknownNotifications(lacking))
+        if lacking
+        else sum(added[nid] for nid in {row["notification_id"] for row in item.rows})
+        for item, lacking in zip(items, missing, strict=True)
+    ]
 
 
 async def claim_due_timer(session: AsyncSession, now: datetime) -> EscalationTimerRecord | None:
@@ -74,7 +118,6 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     )
 
 
-_T = table_of(EscalationTimerRecord).c
 _CANCEL_PENDING = (
     update(table_of(EscalationTimerRecord))
     .where(_T.notification_id == bindparam("nid"), _T.fired_at.is_(None), _T.cancelled_at.is_(None))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.escalator.chain import plan_timers
 from services.escalator.firing import TimerFirer
@@ -19,7 +19,7 @@ from shared.consuming import PoisonMessage
 from shared.events import DecidedRecipient, RecipientKind
 from shared.store.acknowledging import AckInput, record_ack
 from shared.store.engine import make_engine, make_session_factory
-from shared.store.escalations import schedule_timers, timers_for
+from shared.store.escalations import TimerScheduling, TimersFor, UnknownNotifications, schedule_timers, timers_for
 from shared.store.migrate import upgrade
 from shared.store.models import AuditEventRecord, NotificationRecord
 from tests.unit.routing_support import DIRECTORY, POLICY
@@ -119,3 +119,46 @@ def test_a_decision_for_notifications_not_in_the_store_is_poison(tmp_path: Path)
 
     with pytest.raises(PoisonMessage):
         asyncio.run(run())
+
+
+def test_decisions_scheduled_together_share_one_transaction_and_an_unknown_one_fails_alone(tmp_path: Path) -> None:
+    """Group commit: what each decision gets back is what it would get alone (timers added, or UnknownNotifications)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}"
+    upgrade(url)
+
+    async def run() -> tuple[list[object], list[object], int, list[int]]:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        async with engine.begin() as conn:
+            for i in range(3):
+                await add_report_with_notification(conn, f"CL-SCHED-{i}", f"ntf_sched_{i}", T0)
+        police = POLICY.recipient_kinds[RecipientKind.POLICE]
+
+        def timers(nid: str) -> TimersFor:
+            recipient = DecidedRecipient(
+                notification_id=nid, recipient_kind=RecipientKind.POLICE, agency_id="pd-hartford", rule="r",
+                reason="r", basis="residence", fallback=False, deadline_at=T0 + timedelta(hours=12),
+                ack_sla_minutes=15, fields=[],
+            )  # fmt: skip
+            return TimersFor(plan_timers(recipient, police, T0, 60), [nid])
+
+        batch = [timers("ntf_sched_0"), timers("ntf_not_here"), timers("ntf_sched_1"), timers("ntf_sched_2")]
+        scheduling = TimerScheduling(sessions)
+        transactions: list[object] = []
+        count = transactions.append
+        event.listen(engine.sync_engine, "begin", count)
+        first = await asyncio.gather(*(scheduling.schedule(t) for t in batch), return_exceptions=True)
+        event.remove(engine.sync_engine, "begin", count)
+        again = await asyncio.gather(*(scheduling.schedule(t) for t in batch), return_exceptions=True)
+        counts = [len(await timers_for(sessions, f"ntf_sched_{i}")) for i in range(3)]
+        counts.append(len(await timers_for(sessions, "ntf_not_here")))
+        await engine.dispose()
+        return list(first), list(again), len(transactions), counts
+
+    first, again, transactions, counts = asyncio.run(run())
+    assert [first[0], first[2], first[3]] == [5, 5, 5]
+    assert isinstance(first[1], UnknownNotifications) and first[1].missing == ["ntf_not_here"]
+    assert transactions == 1
+    assert [again[0], again[2], again[3]] == [0, 0, 0]  # a replayed decision adds nothing
+    assert isinstance(again[1], UnknownNotifications)
+    assert counts == [5, 5, 5, 0]
