@@ -83,21 +83,18 @@ def admin_client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
 
 IDLE_FETCH_WAIT_MS = 5000
 """How long the broker holds a fetch that finds nothing new: records that arrive meanwhile are returned at once,
-so this costs no latency, only the idle asking (once per this, per consumer)."""
-RESUMING_FETCH_WAIT_MS = 1000
-"""The same for a consumer that pauses partitions until due (retry tiers): aiokafka adds a resumed partition to
-the next fetch, after the one in flight returns, so this bounds how late a due retry can start."""
+so this costs no latency, only the idle asking (once per this, per consumer). A consumer with partitions paused
+until due shortens it meanwhile (shared/stream/fetch_pace.py)."""
 
 
-def consumer_kwargs(service: str, settings: KafkaSettings | None = None, *, resumes: bool = False) -> dict[str, Any]:
+def consumer_kwargs(service: str, settings: KafkaSettings | None = None) -> dict[str, Any]:
     """What every StreamConsumer's aiokafka client gets: the same servers and security as the producer, and a
-    reconnect pace (1 s between tries) that keeps a down broker from being hammered. `resumes`: the consumer
-    pauses partitions until their records are due."""
+    reconnect pace (1 s between tries) that keeps a down broker from being hammered."""
     settings = settings or KafkaSettings()
     return {
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": f"{settings.client_id_prefix}-{service}",
         "retry_backoff_ms": 1000,
-        "fetch_max_wait_ms": RESUMING_FETCH_WAIT_MS if resumes else IDLE_FETCH_WAIT_MS,
+        "fetch_max_wait_ms": IDLE_FETCH_WAIT_MS,
         **admin_client_kwargs(settings),
     }

@@ -45,7 +45,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     connection = BrokerConnection(broker)
     deliverer = NotificationDeliverer(broker, store, EndpointRegistry(), client, settings)
     handle = reliably(deliverer, broker, DEAD_LETTERS, connection.stopping)  # poison; undeliverable: handler.py
-    kafka = consumer_kwargs(name, resumes=True)  # retry tiers wait, paused, until due
+    kafka = consumer_kwargs(name)  # retry tiers wait, paused, until due (shared/stream/fetch_pace.py)
     for kind in settings.kinds:
         group = group_id(kind)
         connection.add_consumer(StreamConsumer(group, topics_of(kind), group, traced(handle, group), kafka))

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.states import NotificationState
 from shared.store.audit_trail import AuditEntry, add_audits
 from shared.store.batching import ItemFailed, together_or_alone
-from shared.store.engine import readers
+from shared.store.engine import autocommit_sessions
 from shared.store.escalations import cancel_pending_many
 from shared.store.models import AcknowledgementRecord, AuditEventRecord, NotificationRecord, table_of
 from shared.store.upsert import inserted_keys
@@ -94,7 +94,7 @@ async def notifications_and_replays(
     """What each acknowledgement (`(notification_id, webhook_id)`) needs to know before it publishes: the
     notification, and whether this webhook-id was already used. Two queries in one pooled connection, however
     many were asked."""
-    async with readers(sessions)() as session:
+    async with autocommit_sessions(sessions)() as session:
         nids = sorted({nid for nid, _ in asked})
         targets = {row[0]: AckTarget(*row) for row in await session.execute(_TARGETS, {"nids": nids})}
         keys = sorted({webhook_key(wid) for nid, wid in asked if nid in targets})
@@ -103,7 +103,7 @@ async def notifications_and_replays(
 
 
 async def find_target(sessions: async_sessionmaker[AsyncSession], notification_id: str) -> AckTarget | None:
-    async with readers(sessions)() as session:
+    async with autocommit_sessions(sessions)() as session:
         return await ack_target(session, notification_id)
 
 

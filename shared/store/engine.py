@@ -42,17 +42,18 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-_READERS: "weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]" = (
+_AUTOCOMMIT: "weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def readers(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    """Sessions for a lookup that needs no transaction (each statement reads committed data anyway, as under
-    READ COMMITTED): autocommit, so PostgreSQL gets no BEGIN and ROLLBACK round trips around the query."""
-    found = _READERS.get(sessions)
+def autocommit_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions in which each statement commits by itself: for a lookup that needs no transaction (each statement
+    reads committed data anyway, as under READ COMMITTED), or a write made of statements that each stand alone.
+    PostgreSQL then gets no BEGIN and COMMIT (or ROLLBACK) round trips around the statement."""
+    found = _AUTOCOMMIT.get(sessions)
     if found is None:
         bind = sessions.kw["bind"]
         found = async_sessionmaker(bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-        _READERS[sessions] = found
+        _AUTOCOMMIT[sessions] = found
     return found

@@ -17,6 +17,7 @@ from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.store.engine import autocommit_sessions
 from shared.store.models import Base
 from shared.store.upsert import insert_ignore
 
@@ -79,8 +80,12 @@ async def claim(
     stale_after: timedelta = timedelta(seconds=60),
 ) -> Outcome:
     """Claimed (publish now), Replay (answer as before) or Conflict (409). A claim older than `stale_after`
-    that never got its answer belonged to a process that died; a retry with the same content takes it over."""
-    async with sessions() as session, session.begin():
+    that never got its answer belonged to a process that died; a retry with the same content takes it over.
+
+    Each statement commits by itself (no BEGIN/COMMIT round trips): the insert decides the claim atomically (the
+    primary key and the unique key refuse a second one), and the takeover is guarded by the row it read, so a
+    transaction around them would add nothing."""
+    async with autocommit_sessions(sessions)() as session:
         if idempotency_key is not None:
             by_key = await session.scalar(
                 select(IntakeSubmissionRecord).where(
@@ -142,8 +147,9 @@ async def complete(
 
 
 async def release(sessions: async_sessionmaker[AsyncSession], report_id: str) -> None:
-    """Publishing failed: the client was told 503 and may retry with the same report."""
-    async with sessions() as session, session.begin():
+    """Publishing failed: the client was told 503 and may retry with the same report. One statement, so it
+    commits by itself."""
+    async with autocommit_sessions(sessions)() as session:
         await session.execute(
             delete(IntakeSubmissionRecord).where(
                 IntakeSubmissionRecord.report_id == report_id, IntakeSubmissionRecord.state == PENDING

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.store.batching import Coalescer, ItemFailed, together_or_alone
-from shared.store.engine import readers
+from shared.store.engine import autocommit_sessions
 from shared.store.models import Base, table_of
 from shared.store.upsert import insert_ignore
 
@@ -133,7 +133,7 @@ class ReportHistory:
         self._key_searches: Coalescer[list[str], list[_Hit]] = Coalescer(self._search_keys)
 
     async def versions(self, report_id: str) -> list[StoredVersion]:
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             rows = (
                 await session.scalars(
                     select(ReportVersionRecord)
@@ -149,7 +149,7 @@ class ReportHistory:
         ]
 
     async def holders(self, report_id: str) -> list[Holder]:
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             rows = (
                 await session.scalars(select(ReportHolderRecord).where(ReportHolderRecord.report_id == report_id))
             ).all()
@@ -196,7 +196,7 @@ class ReportHistory:
                 received[rid] = min(at, received.get(rid, at))
         if not matched:  # most reports match nothing: no second query
             return []
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             holder_rows = (
                 await session.scalars(select(ReportHolderRecord).where(ReportHolderRecord.report_id.in_(list(matched))))
             ).all()
@@ -215,7 +215,7 @@ class ReportHistory:
         """Every row holding any searched key; each search then gets the rows of its own keys."""
         wanted = sorted({key for keys in searches for key in keys})
         by_key: dict[str, list[_Hit]] = defaultdict(list)
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             for rid, key, kind, at in (await session.execute(_MATCH_HITS, {"keys": wanted})).all():
                 by_key[key].append((rid, key, kind, at))
         return [[row for key in keys for row in by_key.get(key, [])] for keys in searches]
@@ -224,7 +224,7 @@ class ReportHistory:
         """(agency, report, linked report) already told of a link by another trigger than this one."""
         if not pairs:
             return set()
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             rows = (
                 await session.scalars(
                     select(LinkNoticeRecord)
@@ -239,7 +239,7 @@ class ReportHistory:
 
     async def linked_reports(self, report_id: str) -> list[str]:
         """Report ids linked to this one (for ops' report page: the cluster)."""
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             mine = select(ReportMatchKeyRecord.match_key).where(ReportMatchKeyRecord.report_id == report_id)
             rows = await session.scalars(
                 select(ReportMatchKeyRecord.report_id)

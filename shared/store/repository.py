@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.states import DELIVERED_STATES, AttemptOutcome, NotificationState
 from shared.store.batching import Coalescer, ItemFailed, together_or_alone
-from shared.store.engine import readers
+from shared.store.engine import autocommit_sessions
 from shared.store.models import (
     DeliveryAttemptRecord,
     EndpointStatusRecord,
@@ -106,7 +106,7 @@ class Store:
         return await self._report_reads.submit(report_id)
 
     async def _read_reports(self, ids: list[str]) -> list[ExistingReport | None]:
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             rows = await session.execute(_EXISTING_REPORTS, {"ids": sorted(set(ids))})
             found = {rid: ExistingReport(sha, routed_at is not None) for rid, sha, routed_at in rows.all()}
         return [found.get(rid) for rid in ids]
@@ -161,7 +161,7 @@ class Store:
         return await self._state_reads.submit(notification_id)
 
     async def _read_states(self, ids: list[str]) -> list[NotificationState | None]:
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             rows = await session.execute(_STATES, {"ids": sorted(set(ids))})
             states = {nid: NotificationState(state) for nid, state in rows.all()}
         return [states.get(nid) for nid in ids]
@@ -227,7 +227,7 @@ class Store:
 
     # --- acknowledgements -------------------------------------------------------------------------
     async def notification(self, notification_id: str) -> NotificationRecord | None:
-        async with readers(self._sessions)() as session:
+        async with autocommit_sessions(self._sessions)() as session:
             return await session.get(NotificationRecord, notification_id)
 
     # --- status -----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.stream.fetch_pace import FetchPace
 from shared.stream.offsets import PartitionOffsets
 
 log = structlog.get_logger(__name__)
@@ -107,6 +108,7 @@ class StreamConsumer:
         self._options = options or ConsumerOptions()
         self._consumer_kwargs = consumer_kwargs
         self._consumer: AIOKafkaConsumer = None  # made in start(), inside the loop
+        self._pace: FetchPace | None = None
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._in_flight = 0
         self._capacity = asyncio.Event()
@@ -137,6 +139,7 @@ class StreamConsumer:
     async def start(self) -> None:
         self._consumer = self._new_consumer()
         await self._consumer.start()
+        self._pace = FetchPace(self._consumer)
         self._consumer.subscribe(self.topics, listener=_Rebalance(self))
         self._task = asyncio.create_task(self._run(), name=f"consume-{self.name}")
         self.started = True
@@ -190,10 +193,19 @@ class StreamConsumer:
                 continue
             for tp, records in batch.items():
                 self._dispatch(tp, records)
+            self._pace_fetches()  # before the next await: the fetcher builds its next request as soon as we yield
             await self._commit()
 
+    def _resume_times(self) -> list[float]:
+        return [p.resume_at for p in self._partitions.values() if p.resume_at is not None]
+
+    def _pace_fetches(self) -> None:
+        """Short fetch waits while a partition is paused until due, the long idle wait otherwise (fetch_pace.py)."""
+        if self._pace is not None:
+            self._pace.set(self._resume_times(), time.time())
+
     def _poll_timeout_ms(self) -> int:
-        waits = [p.resume_at for p in self._partitions.values() if p.resume_at is not None]
+        waits = self._resume_times()
         if not waits:
             return self._options.idle_poll_ms
         return max(10, min(self._options.idle_poll_ms, int((min(waits) - time.time()) * 1000)))
@@ -204,6 +216,7 @@ class StreamConsumer:
             if partition.resume_at is not None and partition.resume_at <= now:
                 partition.resume_at = None
                 self._consumer.resume(tp)
+        self._pace_fetches()
 
     def _dispatch(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         partition = self._partitions.setdefault(tp, _Partition())

@@ -139,6 +139,40 @@ async def test_a_record_not_due_yet_waits_paused_and_is_handled_once_due(kafka: 
         await consumer.stop()
 
 
+async def test_a_paused_partition_is_fetched_soon_after_it_is_due_even_with_a_long_idle_fetch_wait(
+    kafka: KafkaHandle,
+) -> None:
+    """The services' consumers let the broker hold an empty fetch for 5 s (an idle consumer asks rarely). aiokafka
+    adds a resumed partition only to the fetch after the one in flight, so without the engine's pacing a due retry
+    would wait for the other partition's 5 s fetch to return (here about 2 s late); paced, at most a second."""
+    topic, group = await new_topic(kafka, partitions=2), f"g-{uuid.uuid4().hex[:6]}"
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    await produce(kafka, topic, [(b"x", b"later", [(NOT_BEFORE_HEADER, due.isoformat().encode())])])  # partition 0
+    handled: list[float] = []
+    waits_while_paused: list[int] = []
+
+    async def handle(record: ConsumerRecord[bytes, bytes]) -> None:
+        handled.append(time.time())
+
+    kwargs = {"bootstrap_servers": kafka.bootstrap_servers, "fetch_max_wait_ms": 5000}
+    consumer = StreamConsumer("t", [topic], group, handle, kwargs, FAST)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not handled and time.monotonic() < deadline:
+            if consumer._resume_times() and consumer._pace is not None:
+                waits_while_paused.append(consumer._pace.current_ms)
+            await asyncio.sleep(0.05)
+        assert handled, "the record was never handled"
+        late = handled[0] - due.timestamp()
+        print(f"\nhandled {late:+.2f} s after it was due; fetch waits while paused: {sorted(set(waits_while_paused))}")
+        assert 0 <= late < 1.5
+        assert waits_while_paused and max(waits_while_paused) <= 1000
+        assert consumer._pace is not None and consumer._pace.current_ms == 5000  # none paused: the long wait again
+    finally:
+        await consumer.stop()
+
+
 async def test_a_restarted_consumer_resumes_after_the_finished_work_only(kafka: KafkaHandle) -> None:
     topic, group = await new_topic(kafka), f"g-{uuid.uuid4().hex[:6]}"
     await produce(kafka, topic, [(f"k{i % 3}".encode(), str(i).encode(), []) for i in range(30)])

@@ -1,18 +1,31 @@
-"""The idempotency table on its own (SQLite): claim, replay, conflicts, release, and a dead claim taken over."""
+"""The idempotency table on its own, on SQLite and PostgreSQL: claim, replay, conflicts, release, a dead claim
+taken over, and many requests claiming one report at once (its statements commit one by one, no transaction)."""
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from devtools.infra.postgres_runtime import PostgresHandle
 from shared.store.engine import make_engine, make_session_factory
 from shared.store.idempotency import Claimed, Conflict, Replay, claim, complete, release
 from shared.store.migrate import upgrade
 
 
-def test_claim_replay_conflict_release_and_takeover(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'idem.db'}"
-    upgrade(url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        made = f"sqlite+aiosqlite:///{tmp_path / 'idem.db'}"
+    else:
+        handle: PostgresHandle = request.getfixturevalue("postgres")
+        made = handle.create_database(f"idem_{uuid.uuid4().hex[:10]}")
+    upgrade(made)
+    return made
 
+
+def test_claim_replay_conflict_release_and_takeover(url: str) -> None:
     async def run() -> None:
         engine = make_engine(url)
         sessions = make_session_factory(engine)
@@ -39,3 +52,27 @@ def test_claim_replay_conflict_release_and_takeover(tmp_path: Path) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+def test_of_many_requests_claiming_one_report_at_once_exactly_one_owns_it(url: str) -> None:
+    """A client that retries fast (or two intake replicas given the same report): one claim wins, every other is
+    told the report is in flight; with a key, the same holds for the key."""
+
+    async def run() -> list[object]:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        now = datetime.now(UTC)
+
+        async def one(key: str | None) -> object:
+            return await claim(sessions, report_id="R-RACE", content_sha256="same", client_id="c1",
+                               idempotency_key=key, now=now)  # fmt: skip
+
+        try:
+            return list(await asyncio.gather(*(one("k-race" if i % 2 else None) for i in range(12))))
+        finally:
+            await engine.dispose()
+
+    outcomes = asyncio.run(run())
+    print(f"\n{sum(isinstance(o, Claimed) for o in outcomes)} claimed of {len(outcomes)}")
+    assert sum(isinstance(o, Claimed) for o in outcomes) == 1
+    assert all(isinstance(o, Conflict) and o.in_flight for o in outcomes if not isinstance(o, Claimed))

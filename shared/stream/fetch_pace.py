@@ -1,0 +1,38 @@
+"""How long the broker may hold this consumer's next fetch.
+
+A fetch that finds nothing is held by the broker for the consumer's `fetch_max_wait_ms`; records that arrive
+meanwhile are returned at once, so a long wait costs no latency, and the idle asking (a fetch per wait, per
+consumer, covering every partition it reads) is most of what an idle consumer costs. One case needs a short wait:
+aiokafka adds a resumed partition only to the fetch after the one in flight, so while a partition is paused until
+its head is due (a retry tier), a long wait would make a due retry start that much late. The engine therefore
+shortens the wait while any partition is paused, never past the soonest due time, and restores it when none is.
+"""
+
+from aiokafka import AIOKafkaConsumer
+
+RESUMING_FETCH_WAIT_MS = 1000
+"""The longest wait while a partition is paused: bounds how late a due record can start."""
+
+
+def fetch_wait_ms(resume_at: list[float], now: float, idle_ms: int) -> int:
+    """`resume_at`: epoch seconds at which paused partitions are due; `idle_ms`: the consumer's configured wait."""
+    if not resume_at:
+        return idle_ms
+    until_due_ms = round((min(resume_at) - now) * 1000)
+    return max(10, min(idle_ms, RESUMING_FETCH_WAIT_MS, until_due_ms))
+
+
+class FetchPace:
+    """Applies `fetch_wait_ms` to a started consumer's fetcher (aiokafka builds every fetch request from it)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._fetcher = getattr(consumer, "_fetcher", None)  # aiokafka 0.14: made by start(); absent -> no pacing
+        self.idle_ms: int = getattr(self._fetcher, "_fetch_max_wait_ms", 0)
+
+    @property
+    def current_ms(self) -> int:
+        return int(getattr(self._fetcher, "_fetch_max_wait_ms", 0))
+
+    def set(self, resume_at: list[float], now: float) -> None:
+        if self._fetcher is not None and self.idle_ms:
+            self._fetcher._fetch_max_wait_ms = fetch_wait_ms(resume_at, now, self.idle_ms)
