@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Text, UniqueConstraint, delete, select, update
+from sqlalchemy import String, Text, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.store.engine import autocommit_sessions
-from shared.store.models import Base
+from shared.store.models import Base, table_of
 from shared.store.upsert import insert_ignore
 
 PENDING = "pending"
@@ -128,6 +128,16 @@ async def claim(
         return _judge(existing, report_id, content_sha256)
 
 
+_S = table_of(IntakeSubmissionRecord).c
+_RECORD_ANSWER = (
+    update(table_of(IntakeSubmissionRecord))
+    .where(_S.report_id == bindparam("rid"))
+    .values(state=ACCEPTED, response_status=bindparam("status"), response_json=bindparam("answer"))
+)
+"""A cached Core statement: the ORM's update (its session synchronisation and per-call compilation) was a quarter
+of intake's CPU."""
+
+
 async def complete(
     sessions: async_sessionmaker[AsyncSession],
     report_id: str,
@@ -138,9 +148,7 @@ async def complete(
     """The answer a retry will get; `also` adds the caller's own rows (intake: the audit) to this transaction."""
     async with sessions() as session, session.begin():
         await session.execute(
-            update(IntakeSubmissionRecord)
-            .where(IntakeSubmissionRecord.report_id == report_id)
-            .values(state=ACCEPTED, response_status=status, response_json=json.dumps(body, sort_keys=True))
+            _RECORD_ANSWER, {"rid": report_id, "status": status, "answer": json.dumps(body, sort_keys=True)}
         )
         if also is not None:
             await also(session)
