@@ -87,6 +87,13 @@ so this costs no latency, only the idle asking (once per this, per consumer). A 
 until due shortens it meanwhile (shared/stream/fetch_pace.py)."""
 
 
+FETCHER_WAKE_MS = 2000
+"""How often aiokafka's background fetch loop looks again with nothing to wake it (its `consumer_timeout_ms`,
+200 ms by default). Everything that needs a new fetch wakes it at once (a fetch answered, records consumed, a
+seek, a resumed partition, a lost assignment, a metadata refresh), so this is only its safety net; at 200 ms each
+idle consumer woke five times a second to find its fetch still in flight, most of an idle notifier's CPU."""
+
+
 def consumer_kwargs(service: str, settings: KafkaSettings | None = None) -> dict[str, Any]:
     """What every StreamConsumer's aiokafka client gets: the same servers and security as the producer, and a
     reconnect pace (1 s between tries) that keeps a down broker from being hammered."""
@@ -96,5 +103,6 @@ def consumer_kwargs(service: str, settings: KafkaSettings | None = None) -> dict
         "client_id": f"{settings.client_id_prefix}-{service}",
         "retry_backoff_ms": 1000,
         "fetch_max_wait_ms": IDLE_FETCH_WAIT_MS,
+        "consumer_timeout_ms": FETCHER_WAKE_MS,
         **admin_client_kwargs(settings),
     }
