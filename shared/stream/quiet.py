@@ -14,6 +14,14 @@ CONNECTION_TROUBLE = (
     "Failed fetch messages",
     "Coordinator Request failed",
 )
+BROKER_ANSWERED = (
+    "GroupCoordinatorNotAvailableError",
+    "NotCoordinatorForGroupError",
+    "GroupLoadInProgressError",
+)
+"""Coordinator answers that mean the broker is up and the group's coordinator is not ready yet: on a new cluster
+the first group lookup creates the offsets topic and gets GroupCoordinatorNotAvailable. Held back like any
+repeated line, but not "unreachable": that made every first service on a fresh broker report it for 10 s."""
 
 
 class KafkaConnectionLogs(logging.Filter):
@@ -30,7 +38,8 @@ class KafkaConnectionLogs(logging.Filter):
         if kind is None:
             return True
         now = time.monotonic()
-        self.last_trouble_at = now
+        if not any(answer in message for answer in BROKER_ANSWERED):
+            self.last_trouble_at = now
         started = self._window_started.get(kind)
         if started is None or now - started >= self.interval:
             count = self._suppressed.pop(kind, 0)

@@ -37,3 +37,18 @@ def test_after_the_interval_one_line_says_how_many_were_held_back(caplog: pytest
 
 def test_no_trouble_means_reachable() -> None:
     assert not KafkaConnectionLogs().unreachable_for(10.0)
+
+
+def test_a_coordinator_not_ready_yet_is_not_an_unreachable_broker(caplog: pytest.LogCaptureFixture) -> None:
+    """A new cluster's first group lookup answers GroupCoordinatorNotAvailable while it creates the offsets topic:
+    the broker answered, so health must not say 'kafka unreachable' (intake said so for its first 10 s)."""
+    logger = logging.getLogger("aiokafka.test-quiet-3")
+    quiet = KafkaConnectionLogs(interval_seconds=3600)
+    logger.addFilter(quiet)
+    with caplog.at_level(logging.ERROR, logger="aiokafka.test-quiet-3"):
+        for error in ("[Error 15] GroupCoordinatorNotAvailableError", "[Error 14] GroupLoadInProgressError"):
+            logger.error("Group Coordinator Request failed: %s", error)
+    assert not quiet.unreachable_for(10.0)
+    assert len(caplog.records) == 1  # still held back like any repeated line
+    logger.error("Group Coordinator Request failed: %s", "[Error 7] RequestTimedOutError")
+    assert quiet.unreachable_for(10.0)
