@@ -5,7 +5,7 @@ carries a dedupe key, so replays and restarts add nothing. Ids, times, outcomes 
 reasons only: never personal data.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import select
@@ -27,6 +27,15 @@ class AuditEntry:
     detail: str | None = None
 
 
+_COLUMNS = tuple(f.name for f in fields(AuditEntry))
+
+
+def _row(entry: AuditEntry) -> dict[str, object]:
+    """The entry's fields as they are: `dataclasses.asdict` deep-copies every value (its datetimes too), for rows
+    that are only read."""
+    return {name: getattr(entry, name) for name in _COLUMNS}
+
+
 async def add_audit(session: AsyncSession, entry: AuditEntry) -> bool:
     """True when this call wrote the record; False when its dedupe key was already there."""
     return entry.dedupe_key in await add_audits(session, [entry])
@@ -34,7 +43,7 @@ async def add_audit(session: AsyncSession, entry: AuditEntry) -> bool:
 
 async def add_audits(session: AsyncSession, entries: list[AuditEntry]) -> set[str]:
     """Write many records in one statement; returns the dedupe keys this call wrote (the others were there)."""
-    rows = [{**asdict(entry), "detail": (entry.detail or "")[:500] or None} for entry in entries]
+    rows = [{**_row(entry), "detail": (entry.detail or "")[:500] or None} for entry in entries]
     return set(await inserted_keys(session, AuditEventRecord, rows, returning="dedupe_key"))
 
 
