@@ -109,6 +109,7 @@ class StreamConsumer:
         self._consumer_kwargs = consumer_kwargs
         self._consumer: AIOKafkaConsumer = None  # made in start(), inside the loop
         self._pace: FetchPace | None = None
+        self._flowing = False  # the last poll returned records (fetch_pace.py: short fetch waits meanwhile)
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._in_flight = 0
         self._capacity = asyncio.Event()
@@ -193,6 +194,7 @@ class StreamConsumer:
                 continue
             for tp, records in batch.items():
                 self._dispatch(tp, records)
+            self._flowing = bool(batch)
             self._pace_fetches()  # before the next await: the fetcher builds its next request as soon as we yield
             await self._commit()
 
@@ -200,9 +202,10 @@ class StreamConsumer:
         return [p.resume_at for p in self._partitions.values() if p.resume_at is not None]
 
     def _pace_fetches(self) -> None:
-        """Short fetch waits while a partition is paused until due, the long idle wait otherwise (fetch_pace.py)."""
+        """Short fetch waits while records flow or a partition is paused until due, the long idle wait otherwise
+        (fetch_pace.py)."""
         if self._pace is not None:
-            self._pace.set(self._resume_times(), time.time())
+            self._pace.set(self._resume_times(), time.time(), self._flowing)
 
     def _poll_timeout_ms(self) -> int:
         waits = self._resume_times()
