@@ -99,7 +99,10 @@ class NotificationDeliverer:
         started = datetime.now(UTC)
         schedule = self._settings.schedule(kind)
         result = CIRCUIT_OPEN
-        if self.breakers.allows(agency) or not breaker_may_skip(retries_so_far, schedule):
+        # A redrive is ops saying the agency is back: it is always called, never skipped by a breaker that opened
+        # while the agency was down (several redriven at once would otherwise race the breaker's one trial call).
+        redriven = header(record, REDRIVE_HEADER) == "true"
+        if redriven or self.breakers.allows(agency) or not breaker_may_skip(retries_so_far, schedule):
             async with self._limits[agency]:
                 result = await post_webhook(
                     self._client,

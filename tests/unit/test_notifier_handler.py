@@ -182,6 +182,18 @@ async def test_a_last_try_is_a_real_call_even_while_the_breaker_is_open() -> Non
     assert [topic for topic, _ in broker.published][-1] == "notifications.deadletter.v1"
 
 
+async def test_a_redriven_notification_is_called_even_while_the_breaker_is_open() -> None:
+    """A redrive is ops saying the agency is back: skipping it would race the half-open breaker's one trial call
+    when several are redriven at once (tests/fault/test_redrive.py saw one of five take an extra attempt)."""
+    store, requests = FakeStore(), []
+    handler, _ = deliverer(store, 503, requests)  # type: ignore[arg-type]
+    for _ in range(2):  # threshold 2: the circuit opens
+        await handler(record())
+    await handler(record({REDRIVE_HEADER: "true"}))
+    assert len(requests) == 3
+    assert store.recorded[-1].outcome == AttemptOutcome.RETRYABLE
+
+
 async def test_a_notification_never_routed_is_poison() -> None:
     handler, _ = deliverer(FakeStore(state=None), 200, [])
     with pytest.raises(PoisonMessage, match="never routed"):
