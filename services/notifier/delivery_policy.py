@@ -60,10 +60,11 @@ def classify(status: int, retry_after: str | None) -> AttemptResult:
 CIRCUIT_OPEN = AttemptResult(AttemptOutcome.CIRCUIT_OPEN, None, "circuit breaker open: endpoint failing")
 
 
-def breaker_may_skip(retries_so_far: int, schedule: list[int]) -> bool:
-    """An open breaker may skip any try but the last. Skipping the last would dead-letter a notification whose
-    agency was never called on it (a half-open breaker refuses everything beside its one trial call)."""
-    return retries_so_far < len(schedule)
+def breaker_may_skip(retries_so_far: int, schedule: list[int], redriven: bool = False) -> bool:
+    """An open breaker may skip any try but the last, and never a redrive. Skipping the last would dead-letter a
+    notification whose agency was never called on it (a half-open breaker refuses everything beside its one trial
+    call); a redrive is ops saying the agency is back, and several redriven at once would race that trial call."""
+    return retries_so_far < len(schedule) and not redriven
 
 
 @dataclass(frozen=True)

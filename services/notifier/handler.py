@@ -79,12 +79,18 @@ class NotificationDeliverer:
         if state in DELIVERED_STATES:
             DUPLICATES_SKIPPED.labels(notification.recipient_kind.value).inc()
             return
-        if state == NotificationState.DEAD_LETTERED and header(record, REDRIVE_HEADER) != "true":
+        redriven = header(record, REDRIVE_HEADER) == "true"
+        if state == NotificationState.DEAD_LETTERED and not redriven:
             return
-        await self._attempt(notification, body, record, int(header(record, RETRIES_HEADER) or "0"))
+        await self._attempt(notification, body, record, int(header(record, RETRIES_HEADER) or "0"), redriven)
 
     async def _attempt(
-        self, notification: Notification, body: bytes, record: ConsumerRecord[bytes, bytes], retries_so_far: int
+        self,
+        notification: Notification,
+        body: bytes,
+        record: ConsumerRecord[bytes, bytes],
+        retries_so_far: int,
+        redriven: bool,
     ) -> None:
         kind = notification.recipient_kind
         agency = notification.agency_id
@@ -99,10 +105,7 @@ class NotificationDeliverer:
         started = datetime.now(UTC)
         schedule = self._settings.schedule(kind)
         result = CIRCUIT_OPEN
-        # A redrive is ops saying the agency is back: it is always called, never skipped by a breaker that opened
-        # while the agency was down (several redriven at once would otherwise race the breaker's one trial call).
-        redriven = header(record, REDRIVE_HEADER) == "true"
-        if redriven or self.breakers.allows(agency) or not breaker_may_skip(retries_so_far, schedule):
+        if self.breakers.allows(agency) or not breaker_may_skip(retries_so_far, schedule, redriven):
             async with self._limits[agency]:
                 result = await post_webhook(
                     self._client,
